@@ -1,0 +1,29 @@
+# The one entry point. Every target installs what it needs (idempotently) first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help dev test bench sdk test-sdk bench-sdk
+
+help:
+	@echo "make dev      run the whole stack locally (moto or LocalStack, dev gateway on :3000)"
+	@echo "make test     fmt, clippy, unit, integration and browser tests"
+	@echo "make bench    benchmarks (criterion + scripts that print numbers)"
+	@echo "make sdk      build the browser tracker into sdk-wasm/pkg"
+
+dev:
+	@infra/dev.sh
+
+test:
+	@infra/test.sh
+
+bench:
+	@infra/bench.sh
+
+sdk:
+	@sdk-wasm/scripts/build.sh
+
+test-sdk:
+	@sdk-wasm/scripts/test.sh
+
+bench-sdk:
+	@sdk-wasm/scripts/bench.sh

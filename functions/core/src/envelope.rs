@@ -1,0 +1,138 @@
+//! The versioned SQS message body: one project's accepted events, packed so a
+//! message stays under the queue's size limit (counted in UTF-8 bytes).
+
+use crate::event::Event;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+pub const ENVELOPE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<'a> {
+    pub v: u32,
+    #[serde(borrow)]
+    pub project_id: Cow<'a, str>,
+    /// Copied from the project at ingest so the consumer needs no lookup to
+    /// set `expires_at`.
+    pub retention_days: u32,
+    pub received_at: i64,
+    #[serde(borrow)]
+    pub events: Vec<Event<'a>>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EnvelopeError {
+    #[error("message body is not a Pulse envelope: {0}")]
+    Malformed(String),
+    #[error("envelope version {0} is not supported (this consumer reads version {ENVELOPE_VERSION})")]
+    UnsupportedVersion(u32),
+}
+
+#[derive(Deserialize)]
+struct VersionProbe {
+    v: u32,
+}
+
+/// Decodes a message body, checking the version first so a future format
+/// is reported as such rather than as garbage.
+pub fn decode(body: &str) -> Result<Envelope<'_>, EnvelopeError> {
+    let probe: VersionProbe =
+        serde_json::from_str(body).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+    if probe.v != ENVELOPE_VERSION {
+        return Err(EnvelopeError::UnsupportedVersion(probe.v));
+    }
+    serde_json::from_str(body).map_err(|e| EnvelopeError::Malformed(e.to_string()))
+}
+
+/// Packs already-serialized events into envelope bodies of at most
+/// `max_bytes` each, in order. The byte layout equals serializing an
+/// [`Envelope`], so [`decode`] reads it back.
+pub fn pack(
+    project_id: &str,
+    retention_days: u32,
+    received_at: i64,
+    events_json: &[String],
+    max_bytes: usize,
+) -> Vec<String> {
+    let header = format!(
+        "{{\"v\":{ENVELOPE_VERSION},\"project_id\":{},\"retention_days\":{retention_days},\"received_at\":{received_at},\"events\":[",
+        serde_json::to_string(project_id).expect("a str serializes")
+    );
+    const FOOTER: &str = "]}";
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for ev in events_json {
+        let needed = if current.is_empty() {
+            header.len() + ev.len() + FOOTER.len()
+        } else {
+            current.len() + 1 + ev.len() + FOOTER.len()
+        };
+        if !current.is_empty() && needed > max_bytes {
+            current.push_str(FOOTER);
+            out.push(std::mem::take(&mut current));
+        }
+        if current.is_empty() {
+            current.reserve(max_bytes.min(header.len() + events_json.len() * (ev.len() + 1)));
+            current.push_str(&header);
+        } else {
+            current.push(',');
+        }
+        current.push_str(ev);
+    }
+    if !current.is_empty() {
+        current.push_str(FOOTER);
+        out.push(current);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event_json(i: usize, pad: usize) -> String {
+        format!(
+            r#"{{"event_id":"e{i}","type":"t_x","category":"t","action":"x","timestamp":1,"user_id":"ü{}"}}"#,
+            "x".repeat(pad)
+        )
+    }
+
+    #[test]
+    fn packs_within_the_byte_limit_and_round_trips() {
+        let events: Vec<String> = (0..500).map(|i| event_json(i, 300)).collect();
+        let max = 16 * 1024;
+        let bodies = pack("proj", 30, 7, &events, max);
+        assert!(bodies.len() > 1);
+        let mut seen = Vec::new();
+        for b in &bodies {
+            assert!(b.len() <= max, "{} > {max}", b.len());
+            let env = decode(b).unwrap();
+            assert_eq!((env.project_id.as_ref(), env.retention_days, env.received_at), ("proj", 30, 7));
+            seen.extend(env.events.iter().map(|e| e.event_id.to_string()));
+        }
+        let want: Vec<String> = (0..500).map(|i| format!("e{i}")).collect();
+        assert_eq!(seen, want);
+        // Greedy: every message but the last could not take its successor's first event.
+        for pair in bodies.windows(2) {
+            let next_first = decode(&pair[1]).unwrap().events[0].clone();
+            let extra = serde_json::to_string(&next_first).unwrap().len() + 1;
+            assert!(pair[0].len() + extra > max);
+        }
+    }
+
+    #[test]
+    fn sizes_count_utf8_bytes_not_chars() {
+        let events: Vec<String> = (0..50).map(|i| event_json(i, 0).replace("ü", &"ü".repeat(100))).collect();
+        for b in pack("p", 1, 1, &events, 4096) {
+            assert!(b.len() <= 4096);
+        }
+    }
+
+    #[test]
+    fn rejects_other_versions_and_garbage() {
+        assert_eq!(decode(r#"{"v":2,"x":1}"#), Err(EnvelopeError::UnsupportedVersion(2)));
+        assert!(matches!(decode("not json"), Err(EnvelopeError::Malformed(_))));
+        assert!(matches!(decode(r#"{"v":1,"project_id":"p"}"#), Err(EnvelopeError::Malformed(_))));
+        assert!(pack("p", 1, 1, &[], 1000).is_empty());
+    }
+}
