@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod ingest;
+pub mod keys;
 pub mod limits;
 pub mod ports;
 pub mod project;

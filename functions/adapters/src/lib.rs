@@ -1,0 +1,13 @@
+//! AWS adapters: the ports of `pulse-core` implemented with aws-sdk-sqs and
+//! aws-sdk-dynamodb, plus client construction and the provisioning the local
+//! stack and the tests use (same definitions as template.yaml).
+
+pub mod clients;
+pub mod dynamo_projects;
+pub mod provision;
+pub mod sqs_queue;
+pub mod telemetry;
+
+pub use clients::AwsClients;
+pub use dynamo_projects::DynamoProjects;
+pub use sqs_queue::SqsEventQueue;

@@ -1,0 +1,21 @@
+//! The ingest Lambda: clients and config once per cold start, then the thin
+//! handler in `lib.rs` for every request.
+
+use lambda_http::{run, service_fn, Error};
+use pulse_adapters::{telemetry, AwsClients};
+use pulse_ingest::{IngestConfig, IngestHandler};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init_lambda();
+    let config = IngestConfig::from_env()?;
+    let clients = AwsClients::from_env().await;
+    let handler = Arc::new(IngestHandler::new(&clients, config));
+    run(service_fn(move |req| {
+        let handler = handler.clone();
+        async move { Ok::<_, Infallible>(handler.handle(req).await) }
+    }))
+    .await
+}
