@@ -150,12 +150,16 @@ fn route(method: &Method, path: &str) -> Result<PayloadFormat, Failure> {
     Ok(format)
 }
 
-/// JSON, or `text/plain` (what sendBeacon can send without a preflight).
+/// JSON, or `text/plain` (what sendBeacon can send without a preflight). The
+/// body is parsed as JSON whatever the type says, so `curl -d` (form type)
+/// works too; only types that cannot carry a JSON document are refused.
 fn check_content_type(req: &Request) -> Result<(), IngestError> {
     let Some(ct) = req.headers().get(header::CONTENT_TYPE) else { return Ok(()) };
     let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
     let mime = ct.split(';').next().unwrap_or_default().trim();
-    if matches!(mime, "application/json" | "text/plain" | "" ) || mime.ends_with("+json") {
+    if matches!(mime, "application/json" | "text/plain" | "application/x-www-form-urlencoded" | "")
+        || mime.ends_with("+json")
+    {
         Ok(())
     } else {
         Err(IngestError::UnsupportedMediaType(format!(
@@ -221,6 +225,7 @@ mod tests {
         for ok in ["application/json", "text/plain;charset=UTF-8", "application/vnd.x+json"] {
             assert!(check_content_type(&request(Method::POST, "/", &[("content-type", ok)])).is_ok(), "{ok}");
         }
+        assert!(check_content_type(&request(Method::POST, "/", &[("content-type", "application/x-www-form-urlencoded")])).is_ok());
         let xml = request(Method::POST, "/", &[("content-type", "application/xml")]);
         assert!(matches!(check_content_type(&xml), Err(IngestError::UnsupportedMediaType(_))));
     }
