@@ -1,0 +1,222 @@
+//! Support for the end-to-end tests: a moto server per test (or the endpoint
+//! in `PULSE_TEST_ENDPOINT`), the dev stack on a free port, and helpers to
+//! read what reached the queue.
+
+use pulse_adapters::provision::StackNames;
+use pulse_adapters::AwsClients;
+use pulse_gateway::{start_dev_stack, DevStack, DevStackOptions};
+use pulse_ingest::Cors;
+use std::net::TcpListener as StdListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const WRITE_KEY: &str = "wk_test_demo";
+pub const READ_KEY: &str = "rk_test_demo";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_owned()
+}
+
+fn venv() -> PathBuf {
+    std::env::var_os("PULSE_VENV").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").expect("HOME is set");
+        PathBuf::from(home).join(".cache/pulse/venv")
+    })
+}
+
+pub fn venv_bin(name: &str) -> PathBuf {
+    let path = venv().join("bin").join(name);
+    assert!(path.exists(), "{} is missing: run infra/install-python.sh (make test does)", path.display());
+    path
+}
+
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A moto server owned by one test; killed when dropped.
+pub struct Moto {
+    pub port: u16,
+    child: Option<Child>,
+    external: Option<String>,
+}
+
+impl Moto {
+    /// Starts a fresh moto server, or uses `PULSE_TEST_ENDPOINT` when set.
+    pub fn start() -> Self {
+        if let Ok(endpoint) = std::env::var("PULSE_TEST_ENDPOINT") {
+            return Moto { port: 0, child: None, external: Some(endpoint) };
+        }
+        Self::start_owned()
+    }
+
+    /// Always a server of our own (for tests that stop and restart it).
+    pub fn start_owned() -> Self {
+        let mut moto = Moto { port: free_port(), child: None, external: None };
+        moto.spawn();
+        moto
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.external.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", self.port))
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(venv_bin("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("moto server did not listen on port {} within 30 s", self.port);
+    }
+
+    /// Kills the server: the emulator is down (its state is gone with it).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts a new, empty server on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// SDK clients pointed at one endpoint with dummy credentials.
+pub async fn clients(endpoint: &str) -> AwsClients {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "pulse-tests"))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(12))
+                .build(),
+        )
+        .load()
+        .await;
+    AwsClients::from_config(&config)
+}
+
+/// The dev stack (gateway with the real handlers) on a free port, with
+/// table and queue names unique to this test.
+pub struct TestStack {
+    pub moto: Moto,
+    pub clients: AwsClients,
+    pub stack: DevStack,
+    pub options: DevStackOptions,
+    pub base_url: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestStack {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub fn unique_prefix(label: &str) -> String {
+    format!("t-{label}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+impl TestStack {
+    pub async fn start(label: &str) -> Self {
+        Self::start_on(Moto::start(), label).await
+    }
+
+    pub async fn start_on(moto: Moto, label: &str) -> Self {
+        let clients = clients(&moto.endpoint()).await;
+        let options = DevStackOptions {
+            names: StackNames::with_prefix(&unique_prefix(label)),
+            demo_write_key: WRITE_KEY.into(),
+            demo_read_key: READ_KEY.into(),
+            static_root: repo_root(),
+            max_message_bytes: pulse_core::limits::DEFAULT_MESSAGE_BYTES,
+            cors: Cors::AnyOrigin,
+        };
+        let stack = start_dev_stack(&clients, &options).await.expect("dev stack starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(stack.gateway.clone().serve(listener));
+        TestStack { moto, clients, stack, options, base_url, server }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Every message body on the event queue, received and deleted.
+    pub async fn drain_queue(&self) -> Vec<String> {
+        drain(&self.clients.sqs, &self.stack.provisioned.queue_url).await
+    }
+}
+
+pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<String> {
+    let mut bodies = Vec::new();
+    let mut empty_polls = 0;
+    while empty_polls < 2 {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .visibility_timeout(60)
+            .send()
+            .await
+            .expect("receive works");
+        let messages = out.messages();
+        if messages.is_empty() {
+            empty_polls += 1;
+            continue;
+        }
+        for m in messages {
+            bodies.push(m.body().unwrap_or_default().to_owned());
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete works");
+        }
+    }
+    bodies
+}
+
+/// The events inside envelope bodies, as JSON values (envelope fields copied in).
+pub fn events_of(bodies: &[String]) -> Vec<serde_json::Value> {
+    bodies
+        .iter()
+        .flat_map(|b| {
+            let env = pulse_core::envelope::decode(b).expect("a valid envelope");
+            env.events
+                .iter()
+                .map(|e| {
+                    let mut v = serde_json::to_value(e).unwrap();
+                    v["project_id"] = env.project_id.as_ref().into();
+                    v
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
