@@ -15,24 +15,37 @@ pub const WRITE_KEY: &str = "wk_test_demo";
 pub const READ_KEY: &str = "rk_test_demo";
 
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_owned()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
 }
 
 fn venv() -> PathBuf {
-    std::env::var_os("PULSE_VENV").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").expect("HOME is set");
-        PathBuf::from(home).join(".cache/pulse/venv")
-    })
+    std::env::var_os("PULSE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").expect("HOME is set");
+            PathBuf::from(home).join(".cache/pulse/venv")
+        })
 }
 
 pub fn venv_bin(name: &str) -> PathBuf {
     let path = venv().join("bin").join(name);
-    assert!(path.exists(), "{} is missing: run infra/install-python.sh (make test does)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run infra/install-python.sh (make test does)",
+        path.display()
+    );
     path
 }
 
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A moto server owned by one test; killed when dropped.
@@ -46,20 +59,30 @@ impl Moto {
     /// Starts a fresh moto server, or uses `PULSE_TEST_ENDPOINT` when set.
     pub fn start() -> Self {
         if let Ok(endpoint) = std::env::var("PULSE_TEST_ENDPOINT") {
-            return Moto { port: 0, child: None, external: Some(endpoint) };
+            return Moto {
+                port: 0,
+                child: None,
+                external: Some(endpoint),
+            };
         }
         Self::start_owned()
     }
 
     /// Always a server of our own (for tests that stop and restart it).
     pub fn start_owned() -> Self {
-        let mut moto = Moto { port: free_port(), child: None, external: None };
+        let mut moto = Moto {
+            port: free_port(),
+            child: None,
+            external: None,
+        };
         moto.spawn();
         moto
     }
 
     pub fn endpoint(&self) -> String {
-        self.external.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", self.port))
+        self.external
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.port))
     }
 
     fn spawn(&mut self) {
@@ -77,7 +100,10 @@ impl Moto {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("moto server did not listen on port {} within 30 s", self.port);
+        panic!(
+            "moto server did not listen on port {} within 30 s",
+            self.port
+        );
     }
 
     /// Kills the server: the emulator is down (its state is gone with it).
@@ -106,7 +132,13 @@ pub async fn clients(endpoint: &str) -> AwsClients {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "pulse-tests"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "pulse-tests",
+        ))
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2))
@@ -137,7 +169,10 @@ impl Drop for TestStack {
 }
 
 pub fn unique_prefix(label: &str) -> String {
-    format!("t-{label}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "t-{label}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 impl TestStack {
@@ -155,11 +190,20 @@ impl TestStack {
             max_message_bytes: pulse_core::limits::DEFAULT_MESSAGE_BYTES,
             cors: Cors::AnyOrigin,
         };
-        let stack = start_dev_stack(&clients, &options).await.expect("dev stack starts");
+        let stack = start_dev_stack(&clients, &options)
+            .await
+            .expect("dev stack starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(stack.gateway.clone().serve(listener));
-        TestStack { moto, clients, stack, options, base_url, server }
+        TestStack {
+            moto,
+            clients,
+            stack,
+            options,
+            base_url,
+            server,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -44,11 +44,20 @@ fn project_item(p: &Project) -> Item {
         ("kind".into(), s("project")),
         ("project_id".into(), s(&p.id)),
         ("name".into(), s(&p.name)),
-        ("retention_days".into(), AttributeValue::N(p.retention_days.to_string())),
-        ("allowed_origins".into(), AttributeValue::L(p.allowed_origins.iter().map(s).collect())),
+        (
+            "retention_days".into(),
+            AttributeValue::N(p.retention_days.to_string()),
+        ),
+        (
+            "allowed_origins".into(),
+            AttributeValue::L(p.allowed_origins.iter().map(s).collect()),
+        ),
         ("write_key_hash".into(), s(&p.write_key_hash.0)),
         ("read_key_hash".into(), s(&p.read_key_hash.0)),
-        ("created_at".into(), AttributeValue::N(p.created_at.to_string())),
+        (
+            "created_at".into(),
+            AttributeValue::N(p.created_at.to_string()),
+        ),
     ])
 }
 
@@ -58,7 +67,13 @@ fn key_item(hash: &KeyHash, project_id: &str, kind: KeyKind) -> Item {
         (SK.into(), s(KEY_SK)),
         ("kind".into(), s("key")),
         ("project_id".into(), s(project_id)),
-        ("key_kind".into(), s(match kind { KeyKind::Write => "write", KeyKind::Read => "read" })),
+        (
+            "key_kind".into(),
+            s(match kind {
+                KeyKind::Write => "write",
+                KeyKind::Read => "read",
+            }),
+        ),
     ])
 }
 
@@ -120,7 +135,10 @@ fn delete_key(hash: &KeyHash, table: &str) -> TransactWriteItem {
 
 impl DynamoProjects {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     /// Creates the project and its two key items in one transaction.
@@ -130,14 +148,28 @@ impl DynamoProjects {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(put(project_item(&project), t, Some("attribute_not_exists(pk)")))
-            .transact_items(put(key_item(&project.write_key_hash, &project.id, KeyKind::Write), t, Some("attribute_not_exists(pk)")))
-            .transact_items(put(key_item(&project.read_key_hash, &project.id, KeyKind::Read), t, Some("attribute_not_exists(pk)")))
+            .transact_items(put(
+                project_item(&project),
+                t,
+                Some("attribute_not_exists(pk)"),
+            ))
+            .transact_items(put(
+                key_item(&project.write_key_hash, &project.id, KeyKind::Write),
+                t,
+                Some("attribute_not_exists(pk)"),
+            ))
+            .transact_items(put(
+                key_item(&project.read_key_hash, &project.id, KeyKind::Read),
+                t,
+                Some("attribute_not_exists(pk)"),
+            ))
             .send()
             .await;
         match result {
             Ok(_) => Ok(project),
-            Err(e) if e.code() == Some("TransactionCanceledException") => Err(ProjectStoreError::Exists(project.id)),
+            Err(e) if e.code() == Some("TransactionCanceledException") => {
+                Err(ProjectStoreError::Exists(project.id))
+            }
             Err(e) => Err(dynamo(e)),
         }
     }
@@ -149,10 +181,13 @@ impl DynamoProjects {
             Err(ProjectStoreError::Exists(id)) => {
                 let existing = self.get(&id).await?;
                 let wanted = new.to_project(existing.created_at);
-                if existing.write_key_hash == wanted.write_key_hash && existing.read_key_hash == wanted.read_key_hash {
+                if existing.write_key_hash == wanted.write_key_hash
+                    && existing.read_key_hash == wanted.read_key_hash
+                {
                     Ok(existing)
                 } else {
-                    self.replace_keys(&existing, &new.write_key, &new.read_key).await
+                    self.replace_keys(&existing, &new.write_key, &new.read_key)
+                        .await
                 }
             }
             other => other,
@@ -170,7 +205,10 @@ impl DynamoProjects {
             .send()
             .await
             .map_err(dynamo)?;
-        out.item().map(project_from_item).transpose()?.ok_or_else(|| ProjectStoreError::NotFound(id.to_owned()))
+        out.item()
+            .map(project_from_item)
+            .transpose()?
+            .ok_or_else(|| ProjectStoreError::NotFound(id.to_owned()))
     }
 
     /// Every project. A scan with a filter: fine for an admin command on a
@@ -210,7 +248,12 @@ impl DynamoProjects {
         Ok((wk, rk))
     }
 
-    async fn replace_keys(&self, existing: &Project, write_key: &str, read_key: &str) -> Result<Project, ProjectStoreError> {
+    async fn replace_keys(
+        &self,
+        existing: &Project,
+        write_key: &str,
+        read_key: &str,
+    ) -> Result<Project, ProjectStoreError> {
         let t = &self.table;
         let (w, r) = (KeyHash::of(write_key), KeyHash::of(read_key));
         let update = Update::builder()
@@ -227,7 +270,10 @@ impl DynamoProjects {
             .expect("update is complete");
         let mut items = vec![TransactWriteItem::builder().update(update).build()];
         // One transaction may touch an item once: only swap the keys that change.
-        for (old, new, kind) in [(&existing.write_key_hash, &w, KeyKind::Write), (&existing.read_key_hash, &r, KeyKind::Read)] {
+        for (old, new, kind) in [
+            (&existing.write_key_hash, &w, KeyKind::Write),
+            (&existing.read_key_hash, &r, KeyKind::Read),
+        ] {
             if old != new {
                 items.push(delete_key(old, t));
                 items.push(put(key_item(new, &existing.id, kind), t, None));
@@ -239,7 +285,11 @@ impl DynamoProjects {
             .send()
             .await
             .map_err(dynamo)?;
-        Ok(Project { write_key_hash: w, read_key_hash: r, ..existing.clone() })
+        Ok(Project {
+            write_key_hash: w,
+            read_key_hash: r,
+            ..existing.clone()
+        })
     }
 }
 
@@ -256,11 +306,18 @@ impl ProjectDirectory for DynamoProjects {
             .send()
             .await
             .map_err(|e| err(DisplayErrorContext(e).to_string()))?;
-        let Some(item) = out.item() else { return Ok(None) };
-        let (Ok(project_id), Ok(kind)) = (get_s(item, "project_id"), get_s(item, "key_kind")) else {
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let (Ok(project_id), Ok(kind)) = (get_s(item, "project_id"), get_s(item, "key_kind"))
+        else {
             return Err(err("key item is malformed".into()));
         };
-        let kind = if kind == "read" { KeyKind::Read } else { KeyKind::Write };
+        let kind = if kind == "read" {
+            KeyKind::Read
+        } else {
+            KeyKind::Write
+        };
         match self.get(project_id).await {
             Ok(project) => Ok(Some(KeyGrant { project, kind })),
             // A key left behind by a deleted project opens nothing.

@@ -6,7 +6,8 @@
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use pulse_core::keys::{PK, SK, TTL_ATTRIBUTE};
@@ -96,32 +97,63 @@ fn perr<E: std::error::Error + 'static>(e: E) -> ProvisionError {
     ProvisionError(DisplayErrorContext(e).to_string())
 }
 
-pub async fn provision(clients: &crate::AwsClients, names: &StackNames) -> Result<Provisioned, ProvisionError> {
+pub async fn provision(
+    clients: &crate::AwsClients,
+    names: &StackNames,
+) -> Result<Provisioned, ProvisionError> {
     create_table(&clients.dynamodb, &names.table, &table_spec()).await?;
-    let (queue_url, dead_letter_queue_url) = create_queues(&clients.sqs, names, &queue_spec()).await?;
-    Ok(Provisioned { table: names.table.clone(), queue_url, dead_letter_queue_url })
+    let (queue_url, dead_letter_queue_url) =
+        create_queues(&clients.sqs, names, &queue_spec()).await?;
+    Ok(Provisioned {
+        table: names.table.clone(),
+        queue_url,
+        dead_letter_queue_url,
+    })
 }
 
 fn key_type(t: &str) -> KeyType {
-    if t == "HASH" { KeyType::Hash } else { KeyType::Range }
+    if t == "HASH" {
+        KeyType::Hash
+    } else {
+        KeyType::Range
+    }
 }
 
 fn key_schema(keys: &[(String, String)]) -> Vec<KeySchemaElement> {
     keys.iter()
-        .map(|(a, t)| KeySchemaElement::builder().attribute_name(a).key_type(key_type(t)).build().expect("complete"))
+        .map(|(a, t)| {
+            KeySchemaElement::builder()
+                .attribute_name(a)
+                .key_type(key_type(t))
+                .build()
+                .expect("complete")
+        })
         .collect()
 }
 
-async fn create_table(db: &aws_sdk_dynamodb::Client, name: &str, spec: &TableSpec) -> Result<(), ProvisionError> {
+async fn create_table(
+    db: &aws_sdk_dynamodb::Client,
+    name: &str,
+    spec: &TableSpec,
+) -> Result<(), ProvisionError> {
     use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
-    let mut req = db.create_table().table_name(name).billing_mode(BillingMode::PayPerRequest);
+    let mut req = db
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest);
     for (a, t) in &spec.attributes {
         let t = match t.as_str() {
             "N" => ScalarAttributeType::N,
             "B" => ScalarAttributeType::B,
             _ => ScalarAttributeType::S,
         };
-        req = req.attribute_definitions(AttributeDefinition::builder().attribute_name(a).attribute_type(t).build().expect("complete"));
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(a)
+                .attribute_type(t)
+                .build()
+                .expect("complete"),
+        );
     }
     req = req.set_key_schema(Some(key_schema(&spec.key_schema)));
     for ix in &spec.global_indexes {
@@ -140,7 +172,9 @@ async fn create_table(db: &aws_sdk_dynamodb::Client, name: &str, spec: &TableSpe
     }
     match req.send().await {
         Ok(_) => tracing::info!(table = name, "created table"),
-        Err(e) if e.code() == Some("ResourceInUseException") => tracing::info!(table = name, "table exists"),
+        Err(e) if e.code() == Some("ResourceInUseException") => {
+            tracing::info!(table = name, "table exists")
+        }
         Err(e) => return Err(perr(e)),
     }
     db.wait_until_table_exists()
@@ -148,7 +182,12 @@ async fn create_table(db: &aws_sdk_dynamodb::Client, name: &str, spec: &TableSpe
         .wait(Duration::from_secs(120))
         .await
         .map_err(|e| ProvisionError(format!("table {name} did not become ACTIVE: {e}")))?;
-    let ttl = db.describe_time_to_live().table_name(name).send().await.map_err(perr)?;
+    let ttl = db
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(perr)?;
     let enabled = ttl
         .time_to_live_description()
         .is_some_and(|d| d.attribute_name() == Some(spec.ttl_attribute.as_str()));
@@ -156,7 +195,11 @@ async fn create_table(db: &aws_sdk_dynamodb::Client, name: &str, spec: &TableSpe
         db.update_time_to_live()
             .table_name(name)
             .time_to_live_specification(
-                TimeToLiveSpecification::builder().enabled(true).attribute_name(&spec.ttl_attribute).build().expect("complete"),
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(&spec.ttl_attribute)
+                    .build()
+                    .expect("complete"),
             )
             .send()
             .await
@@ -165,11 +208,18 @@ async fn create_table(db: &aws_sdk_dynamodb::Client, name: &str, spec: &TableSpe
     Ok(())
 }
 
-async fn create_queues(sqs: &aws_sdk_sqs::Client, names: &StackNames, spec: &QueueSpec) -> Result<(String, String), ProvisionError> {
+async fn create_queues(
+    sqs: &aws_sdk_sqs::Client,
+    names: &StackNames,
+    spec: &QueueSpec,
+) -> Result<(String, String), ProvisionError> {
     let dlq = sqs
         .create_queue()
         .queue_name(&names.dead_letter_queue)
-        .attributes(QueueAttributeName::MessageRetentionPeriod, spec.dlq_retention_secs.to_string())
+        .attributes(
+            QueueAttributeName::MessageRetentionPeriod,
+            spec.dlq_retention_secs.to_string(),
+        )
         .send()
         .await
         .map_err(perr)?;
@@ -187,14 +237,29 @@ async fn create_queues(sqs: &aws_sdk_sqs::Client, names: &StackNames, spec: &Que
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
         .cloned()
         .ok_or_else(|| ProvisionError("the DLQ has no QueueArn".into()))?;
-    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":{}}}"#, spec.max_receive_count);
+    let redrive = format!(
+        r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":{}}}"#,
+        spec.max_receive_count
+    );
     let main = sqs
         .create_queue()
         .queue_name(&names.queue)
-        .attributes(QueueAttributeName::VisibilityTimeout, spec.visibility_timeout_secs.to_string())
-        .attributes(QueueAttributeName::MessageRetentionPeriod, spec.message_retention_secs.to_string())
-        .attributes(QueueAttributeName::MaximumMessageSize, spec.max_message_bytes.to_string())
-        .attributes(QueueAttributeName::ReceiveMessageWaitTimeSeconds, spec.receive_wait_secs.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            spec.visibility_timeout_secs.to_string(),
+        )
+        .attributes(
+            QueueAttributeName::MessageRetentionPeriod,
+            spec.message_retention_secs.to_string(),
+        )
+        .attributes(
+            QueueAttributeName::MaximumMessageSize,
+            spec.max_message_bytes.to_string(),
+        )
+        .attributes(
+            QueueAttributeName::ReceiveMessageWaitTimeSeconds,
+            spec.receive_wait_secs.to_string(),
+        )
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
         .send()
         .await

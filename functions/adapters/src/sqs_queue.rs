@@ -21,7 +21,10 @@ pub struct SqsEventQueue {
 
 impl SqsEventQueue {
     pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
     }
 
     /// Sends one call's bodies; on partial failure resends only the failed ones.
@@ -61,7 +64,11 @@ impl SqsEventQueue {
                     f.message().unwrap_or_default()
                 )));
             }
-            tracing::warn!(failed = failed.len(), attempt, "SendMessageBatch entries failed; retrying them");
+            tracing::warn!(
+                failed = failed.len(),
+                attempt,
+                "SendMessageBatch entries failed; retrying them"
+            );
             pending = failed.iter().filter_map(|f| f.id().parse().ok()).collect();
         }
         Err(QueueError::Unavailable(format!(
@@ -71,10 +78,18 @@ impl SqsEventQueue {
     }
 }
 
-fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static, R: std::fmt::Debug + Send + Sync + 'static>(e: SdkError<E, R>) -> QueueError {
+fn classify<
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+>(
+    e: SdkError<E, R>,
+) -> QueueError {
     let code = e.code().unwrap_or_default().to_owned();
     let text = format!("{}", aws_sdk_sqs::error::DisplayErrorContext(&e));
-    if matches!(code.as_str(), "ThrottlingException" | "RequestThrottled" | "KmsThrottled" | "KMS.ThrottlingException") {
+    if matches!(
+        code.as_str(),
+        "ThrottlingException" | "RequestThrottled" | "KmsThrottled" | "KMS.ThrottlingException"
+    ) {
         QueueError::Throttled(text)
     } else {
         QueueError::Unavailable(text)
@@ -127,7 +142,10 @@ mod tests {
         let small: Vec<String> = (0..25).map(|_| "x".repeat(1000)).collect();
         assert_eq!(sizes(&small), vec![(10, 10_000), (10, 10_000), (5, 5_000)]);
         let big: Vec<String> = (0..9).map(|_| "y".repeat(256 * 1024)).collect();
-        assert_eq!(sizes(&big).iter().map(|s| s.0).collect::<Vec<_>>(), vec![4, 4, 1]);
+        assert_eq!(
+            sizes(&big).iter().map(|s| s.0).collect::<Vec<_>>(),
+            vec![4, 4, 1]
+        );
         let odd: Vec<String> = vec!["z".repeat(600_000), "z".repeat(600_000), "z".repeat(10)];
         assert_eq!(sizes(&odd), vec![(1, 600_000), (2, 600_010)]);
         assert!(batch_ranges(&[]).is_empty());

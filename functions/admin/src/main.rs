@@ -39,7 +39,9 @@ fn flags(args: &[String]) -> Result<Vec<(&str, &str)>, String> {
     let mut out = Vec::new();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let name = flag.strip_prefix("--").ok_or_else(|| format!("unexpected argument {flag:?}\n{USAGE}"))?;
+        let name = flag
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument {flag:?}\n{USAGE}"))?;
         let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
         out.push((name, value.as_str()));
     }
@@ -47,7 +49,11 @@ fn flags(args: &[String]) -> Result<Vec<(&str, &str)>, String> {
 }
 
 fn one<'a>(flags: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
-    flags.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    flags
+        .iter()
+        .rev()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
 }
 
 fn names() -> StackNames {
@@ -68,15 +74,25 @@ async fn run(args: &[String]) -> Result<(), String> {
         ["project", "create", rest @ ..] => {
             let f = flags(&args[2..2 + rest.len()])?;
             let name = one(&f, "name").ok_or("--name is required")?;
-            let id = one(&f, "id").map(str::to_owned).unwrap_or_else(|| slug(name));
+            let id = one(&f, "id")
+                .map(str::to_owned)
+                .unwrap_or_else(|| slug(name));
             if id.is_empty() {
                 return Err("the name has no letters or digits; give --id".into());
             }
             let mut new = NewProject::new(id, name);
             if let Some(days) = one(&f, "retention-days") {
-                new.retention_days = days.parse().ok().filter(|d| (1..=3650).contains(d)).ok_or("--retention-days must be 1..=3650")?;
+                new.retention_days = days
+                    .parse()
+                    .ok()
+                    .filter(|d| (1..=3650).contains(d))
+                    .ok_or("--retention-days must be 1..=3650")?;
             }
-            new.allowed_origins = f.iter().filter(|(n, _)| *n == "allowed-origin").map(|(_, v)| v.to_string()).collect();
+            new.allowed_origins = f
+                .iter()
+                .filter(|(n, _)| *n == "allowed-origin")
+                .map(|(_, v)| v.to_string())
+                .collect();
             if let Some(k) = one(&f, "write-key") {
                 new.write_key = k.to_owned();
             }
@@ -94,10 +110,20 @@ async fn run(args: &[String]) -> Result<(), String> {
         }
         ["project", "list"] => {
             let list = projects.list().await.map_err(|e| e.to_string())?;
-            println!("{:<24} {:<32} {:>9}  allowed origins", "id", "name", "retention");
+            println!(
+                "{:<24} {:<32} {:>9}  allowed origins",
+                "id", "name", "retention"
+            );
             for p in list {
-                let origins = if p.allowed_origins.is_empty() { "*".to_owned() } else { p.allowed_origins.join(",") };
-                println!("{:<24} {:<32} {:>8}d  {origins}", p.id, p.name, p.retention_days);
+                let origins = if p.allowed_origins.is_empty() {
+                    "*".to_owned()
+                } else {
+                    p.allowed_origins.join(",")
+                };
+                println!(
+                    "{:<24} {:<32} {:>8}d  {origins}",
+                    p.id, p.name, p.retention_days
+                );
             }
             Ok(())
         }
@@ -108,12 +134,19 @@ async fn run(args: &[String]) -> Result<(), String> {
             println!("project    {id}");
             println!("write key  {wk}");
             println!("read key   {rk}");
-            println!("(the old keys stop working within the functions' key cache time, 60 s by default)");
+            println!(
+                "(the old keys stop working within the functions' key cache time, 60 s by default)"
+            );
             Ok(())
         }
         ["provision"] => {
-            let p = provision::provision(&clients, &names).await.map_err(|e| e.to_string())?;
-            println!("table  {}\nqueue  {}\ndlq    {}", p.table, p.queue_url, p.dead_letter_queue_url);
+            let p = provision::provision(&clients, &names)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "table  {}\nqueue  {}\ndlq    {}",
+                p.table, p.queue_url, p.dead_letter_queue_url
+            );
             Ok(())
         }
         _ => Err(USAGE.into()),

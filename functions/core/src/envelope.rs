@@ -24,7 +24,9 @@ pub struct Envelope<'a> {
 pub enum EnvelopeError {
     #[error("message body is not a Pulse envelope: {0}")]
     Malformed(String),
-    #[error("envelope version {0} is not supported (this consumer reads version {ENVELOPE_VERSION})")]
+    #[error(
+        "envelope version {0} is not supported (this consumer reads version {ENVELOPE_VERSION})"
+    )]
     UnsupportedVersion(u32),
 }
 
@@ -44,9 +46,59 @@ pub fn decode(body: &str) -> Result<Envelope<'_>, EnvelopeError> {
     serde_json::from_str(body).map_err(|e| EnvelopeError::Malformed(e.to_string()))
 }
 
-/// Packs already-serialized events into envelope bodies of at most
-/// `max_bytes` each, in order. The byte layout equals serializing an
-/// [`Envelope`], so [`decode`] reads it back.
+/// Packs serialized events into envelope bodies of at most `max_bytes`
+/// each, in order. The byte layout equals serializing an [`Envelope`], so
+/// [`decode`] reads it back.
+pub struct EnvelopePacker {
+    header: String,
+    max_bytes: usize,
+    current: String,
+    done: Vec<String>,
+}
+
+const FOOTER: &str = "]}";
+
+impl EnvelopePacker {
+    pub fn new(project_id: &str, retention_days: u32, received_at: i64, max_bytes: usize) -> Self {
+        let header = format!(
+            "{{\"v\":{ENVELOPE_VERSION},\"project_id\":{},\"retention_days\":{retention_days},\"received_at\":{received_at},\"events\":[",
+            serde_json::to_string(project_id).expect("a str serializes")
+        );
+        Self {
+            header,
+            max_bytes,
+            current: String::new(),
+            done: Vec::new(),
+        }
+    }
+
+    /// Adds one event's JSON; starts a new body when it would not fit.
+    pub fn push(&mut self, event_json: &str) {
+        if !self.current.is_empty()
+            && self.current.len() + 1 + event_json.len() + FOOTER.len() > self.max_bytes
+        {
+            self.current.push_str(FOOTER);
+            self.done.push(std::mem::take(&mut self.current));
+        }
+        if self.current.is_empty() {
+            self.current.reserve(self.max_bytes.min(64 * 1024));
+            self.current.push_str(&self.header);
+        } else {
+            self.current.push(',');
+        }
+        self.current.push_str(event_json);
+    }
+
+    pub fn finish(mut self) -> Vec<String> {
+        if !self.current.is_empty() {
+            self.current.push_str(FOOTER);
+            self.done.push(self.current);
+        }
+        self.done
+    }
+}
+
+/// [`EnvelopePacker`] over a slice, for callers that hold the events already.
 pub fn pack(
     project_id: &str,
     retention_days: u32,
@@ -54,36 +106,11 @@ pub fn pack(
     events_json: &[String],
     max_bytes: usize,
 ) -> Vec<String> {
-    let header = format!(
-        "{{\"v\":{ENVELOPE_VERSION},\"project_id\":{},\"retention_days\":{retention_days},\"received_at\":{received_at},\"events\":[",
-        serde_json::to_string(project_id).expect("a str serializes")
-    );
-    const FOOTER: &str = "]}";
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for ev in events_json {
-        let needed = if current.is_empty() {
-            header.len() + ev.len() + FOOTER.len()
-        } else {
-            current.len() + 1 + ev.len() + FOOTER.len()
-        };
-        if !current.is_empty() && needed > max_bytes {
-            current.push_str(FOOTER);
-            out.push(std::mem::take(&mut current));
-        }
-        if current.is_empty() {
-            current.reserve(max_bytes.min(header.len() + events_json.len() * (ev.len() + 1)));
-            current.push_str(&header);
-        } else {
-            current.push(',');
-        }
-        current.push_str(ev);
+    let mut packer = EnvelopePacker::new(project_id, retention_days, received_at, max_bytes);
+    for e in events_json {
+        packer.push(e);
     }
-    if !current.is_empty() {
-        current.push_str(FOOTER);
-        out.push(current);
-    }
-    out
+    packer.finish()
 }
 
 #[cfg(test)]
@@ -107,7 +134,10 @@ mod tests {
         for b in &bodies {
             assert!(b.len() <= max, "{} > {max}", b.len());
             let env = decode(b).unwrap();
-            assert_eq!((env.project_id.as_ref(), env.retention_days, env.received_at), ("proj", 30, 7));
+            assert_eq!(
+                (env.project_id.as_ref(), env.retention_days, env.received_at),
+                ("proj", 30, 7)
+            );
             seen.extend(env.events.iter().map(|e| e.event_id.to_string()));
         }
         let want: Vec<String> = (0..500).map(|i| format!("e{i}")).collect();
@@ -122,7 +152,9 @@ mod tests {
 
     #[test]
     fn sizes_count_utf8_bytes_not_chars() {
-        let events: Vec<String> = (0..50).map(|i| event_json(i, 0).replace("ü", &"ü".repeat(100))).collect();
+        let events: Vec<String> = (0..50)
+            .map(|i| event_json(i, 0).replace("ü", &"ü".repeat(100)))
+            .collect();
         for b in pack("p", 1, 1, &events, 4096) {
             assert!(b.len() <= 4096);
         }
@@ -130,9 +162,18 @@ mod tests {
 
     #[test]
     fn rejects_other_versions_and_garbage() {
-        assert_eq!(decode(r#"{"v":2,"x":1}"#), Err(EnvelopeError::UnsupportedVersion(2)));
-        assert!(matches!(decode("not json"), Err(EnvelopeError::Malformed(_))));
-        assert!(matches!(decode(r#"{"v":1,"project_id":"p"}"#), Err(EnvelopeError::Malformed(_))));
+        assert_eq!(
+            decode(r#"{"v":2,"x":1}"#),
+            Err(EnvelopeError::UnsupportedVersion(2))
+        );
+        assert!(matches!(
+            decode("not json"),
+            Err(EnvelopeError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode(r#"{"v":1,"project_id":"p"}"#),
+            Err(EnvelopeError::Malformed(_))
+        ));
         assert!(pack("p", 1, 1, &[], 1000).is_empty());
     }
 }

@@ -146,28 +146,73 @@ pub struct Event<'a> {
     pub event_type: Cow<'a, str>,
     #[serde(borrow, deserialize_with = "text")]
     pub category: Cow<'a, str>,
-    #[serde(default, borrow, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub action: Option<Cow<'a, str>>,
     pub timestamp: i64,
-    #[serde(default, borrow, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub user_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub anonymous_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub session_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub conversation_id: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence: Option<u32>,
-    #[serde(default, borrow, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parent_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub entity_type: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub entity_id: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
-    #[serde(default, borrow, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub environment: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
@@ -177,9 +222,19 @@ pub struct Event<'a> {
     pub context: Option<Json<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_type: Option<DeviceType>,
-    #[serde(default, borrow, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub browser: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "opt_text", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub is_bot: bool,
@@ -202,9 +257,18 @@ mod tests {
 
     #[test]
     fn category_and_action_from_type() {
-        assert_eq!(derive_category_action("project_created"), ("project", Some("created")));
-        assert_eq!(derive_category_action("Order Completed"), ("Order", Some("Completed")));
-        assert_eq!(derive_category_action("tool_call_started"), ("tool", Some("call_started")));
+        assert_eq!(
+            derive_category_action("project_created"),
+            ("project", Some("created"))
+        );
+        assert_eq!(
+            derive_category_action("Order Completed"),
+            ("Order", Some("Completed"))
+        );
+        assert_eq!(
+            derive_category_action("tool_call_started"),
+            ("tool", Some("call_started"))
+        );
         assert_eq!(derive_category_action("identify"), ("identify", None));
         assert_eq!(derive_category_action("_x"), ("_x", None));
         assert_eq!(derive_category_action("x_"), ("x_", None));

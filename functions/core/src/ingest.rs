@@ -4,7 +4,7 @@
 //! all accepted events or the request fails as a whole (safe to retry:
 //! event ids dedupe downstream).
 
-use crate::envelope;
+use crate::envelope::EnvelopePacker;
 use crate::error::{FieldError, IngestError};
 use crate::event::opt_text;
 use crate::limits::{DEFAULT_MESSAGE_BYTES, MAX_BODY_BYTES, MAX_EVENT_BYTES};
@@ -107,7 +107,10 @@ fn batch_sent_at(t: Option<WireTime<'_>>) -> Result<Option<i64>, IngestError> {
 /// Splits a body into raw events; a body that is not JSON is refused whole.
 pub fn parse_body(format: PayloadFormat, body: &[u8]) -> Result<ParsedBody<'_>, IngestError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(IngestError::TooLarge { size: body.len(), limit: MAX_BODY_BYTES });
+        return Err(IngestError::TooLarge {
+            size: body.len(),
+            limit: MAX_BODY_BYTES,
+        });
     }
     let text = std::str::from_utf8(body)
         .map_err(|e| IngestError::Malformed(format!("body is not UTF-8: {e}")))?;
@@ -115,7 +118,12 @@ pub fn parse_body(format: PayloadFormat, body: &[u8]) -> Result<ParsedBody<'_>, 
     match format {
         PayloadFormat::Native if trimmed.starts_with('[') => {
             let items: Vec<&RawValue> = serde_json::from_str(text).map_err(json_error)?;
-            Ok(ParsedBody { write_key: None, sent_at: None, items, format })
+            Ok(ParsedBody {
+                write_key: None,
+                sent_at: None,
+                items,
+                format,
+            })
         }
         _ if !trimmed.starts_with('{') => Err(IngestError::Malformed(
             "body must be a JSON object (or, on /v1/events, an array of events)".into(),
@@ -127,20 +135,35 @@ pub fn parse_body(format: PayloadFormat, body: &[u8]) -> Result<ParsedBody<'_>, 
                 Some(events) => events,
                 None => vec![serde_json::from_str::<&RawValue>(text).map_err(json_error)?],
             };
-            Ok(ParsedBody { write_key: top.write_key, sent_at, items, format })
+            Ok(ParsedBody {
+                write_key: top.write_key,
+                sent_at,
+                items,
+                format,
+            })
         }
         PayloadFormat::SegmentBatch => {
             let top: SegmentTop = serde_json::from_str(text).map_err(json_error)?;
             let items = top
                 .batch
                 .ok_or_else(|| IngestError::Malformed("batch: is required on /v1/batch".into()))?;
-            Ok(ParsedBody { write_key: top.write_key, sent_at: batch_sent_at(top.sent_at)?, items, format })
+            Ok(ParsedBody {
+                write_key: top.write_key,
+                sent_at: batch_sent_at(top.sent_at)?,
+                items,
+                format,
+            })
         }
         PayloadFormat::Segment(_) => {
             let top: SegmentTop = serde_json::from_str(text).map_err(json_error)?;
             let item = serde_json::from_str::<&RawValue>(text).map_err(json_error)?;
             // A single call's sentAt is read per message by the mapping.
-            Ok(ParsedBody { write_key: top.write_key, sent_at: None, items: vec![item], format })
+            Ok(ParsedBody {
+                write_key: top.write_key,
+                sent_at: None,
+                items: vec![item],
+                format,
+            })
         }
     }
 }
@@ -175,13 +198,24 @@ pub fn prepare(
         user_agents: &mut user_agents,
     };
     let mut rejected = Vec::new();
-    let mut events_json = Vec::with_capacity(parsed.items.len());
+    let mut packer = EnvelopePacker::new(
+        &project.id,
+        project.retention_days,
+        received_at,
+        max_message_bytes,
+    );
+    // One buffer reused for every event's JSON: no allocation per event.
+    let mut scratch = Vec::with_capacity(1024);
+    let mut accepted = 0;
     for (index, raw) in parsed.items.iter().enumerate() {
         let raw = raw.get();
         let result = if raw.len() > MAX_EVENT_BYTES {
             Err(FieldError::new(
                 "",
-                format!("event is {} bytes; the limit is {MAX_EVENT_BYTES} bytes", raw.len()),
+                format!(
+                    "event is {} bytes; the limit is {MAX_EVENT_BYTES} bytes",
+                    raw.len()
+                ),
             ))
         } else {
             let wire = match parsed.format {
@@ -192,7 +226,12 @@ pub fn prepare(
             wire.and_then(|w| wire::normalize(w, &mut ctx, || uuid::Uuid::now_v7().to_string()))
         };
         match result {
-            Ok(event) => events_json.push(serde_json::to_string(&event).expect("events serialize")),
+            Ok(event) => {
+                scratch.clear();
+                serde_json::to_writer(&mut scratch, &event).expect("events serialize");
+                packer.push(std::str::from_utf8(&scratch).expect("serde_json writes UTF-8"));
+                accepted += 1;
+            }
             Err(error) => rejected.push(Rejection {
                 index,
                 event_id: probe_event_id(raw),
@@ -200,14 +239,11 @@ pub fn prepare(
             }),
         }
     }
-    let bodies = envelope::pack(
-        &project.id,
-        project.retention_days,
-        received_at,
-        &events_json,
-        max_message_bytes,
-    );
-    Prepared { accepted: events_json.len(), rejected, bodies }
+    Prepared {
+        accepted,
+        rejected,
+        bodies: packer.finish(),
+    }
 }
 
 /// How long clients should wait before retrying when the queue fails.
@@ -221,7 +257,11 @@ pub struct Ingestor {
 
 impl Ingestor {
     pub fn new(directory: Arc<dyn ProjectDirectory>, queue: Arc<dyn EventQueue>) -> Self {
-        Self { directory, queue, max_message_bytes: DEFAULT_MESSAGE_BYTES }
+        Self {
+            directory,
+            queue,
+            max_message_bytes: DEFAULT_MESSAGE_BYTES,
+        }
     }
 
     pub fn with_max_message_bytes(mut self, bytes: usize) -> Self {
@@ -240,7 +280,9 @@ impl Ingestor {
             .directory
             .grant_for_key(&KeyHash::of(key))
             .await
-            .map_err(|_| IngestError::DirectoryUnavailable { retry_after_secs: RETRY_AFTER_SECS })?
+            .map_err(|_| IngestError::DirectoryUnavailable {
+                retry_after_secs: RETRY_AFTER_SECS,
+            })?
             .ok_or(IngestError::BadKey)?;
         if grant.kind != KeyKind::Write {
             return Err(IngestError::ReadKeyUsed);
@@ -250,13 +292,25 @@ impl Ingestor {
                 return Err(IngestError::OriginNotAllowed(origin.to_owned()));
             }
         }
-        let prepared = prepare(&parsed, &grant.project, req.received_at, self.max_message_bytes);
+        let prepared = prepare(
+            &parsed,
+            &grant.project,
+            req.received_at,
+            self.max_message_bytes,
+        );
         let messages = prepared.bodies.len();
         if messages > 0 {
-            self.queue.send_all(prepared.bodies).await.map_err(|e| match e {
-                QueueError::Throttled(_) => IngestError::Throttled { retry_after_secs: RETRY_AFTER_SECS },
-                QueueError::Unavailable(_) => IngestError::QueueUnavailable { retry_after_secs: RETRY_AFTER_SECS },
-            })?;
+            self.queue
+                .send_all(prepared.bodies)
+                .await
+                .map_err(|e| match e {
+                    QueueError::Throttled(_) => IngestError::Throttled {
+                        retry_after_secs: RETRY_AFTER_SECS,
+                    },
+                    QueueError::Unavailable(_) => IngestError::QueueUnavailable {
+                        retry_after_secs: RETRY_AFTER_SECS,
+                    },
+                })?;
         }
         Ok(IngestOutcome {
             project_id: grant.project.id,
@@ -283,9 +337,15 @@ mod tests {
         async fn grant_for_key(&self, key: &KeyHash) -> Result<Option<KeyGrant>, DirectoryError> {
             let project = self.0.to_project(0);
             Ok(if *key == project.write_key_hash {
-                Some(KeyGrant { project, kind: KeyKind::Write })
+                Some(KeyGrant {
+                    project,
+                    kind: KeyKind::Write,
+                })
             } else if *key == project.read_key_hash {
-                Some(KeyGrant { project, kind: KeyKind::Read })
+                Some(KeyGrant {
+                    project,
+                    kind: KeyKind::Read,
+                })
             } else {
                 None
             })
@@ -312,7 +372,10 @@ mod tests {
     fn setup(fail: Option<QueueError>) -> (Ingestor, Arc<MemoryQueue>, NewProject) {
         let mut p = NewProject::new("demo", "Demo");
         p.allowed_origins = vec!["https://app.test".into()];
-        let queue = Arc::new(MemoryQueue { fail, ..Default::default() });
+        let queue = Arc::new(MemoryQueue {
+            fail,
+            ..Default::default()
+        });
         let ing = Ingestor::new(Arc::new(OneProject(p.clone())), queue.clone());
         (ing, queue, p)
     }
@@ -332,7 +395,14 @@ mod tests {
             .lock()
             .unwrap()
             .iter()
-            .flat_map(|b| decode(b).unwrap().events.into_iter().map(|e| e.event_id.into_owned()).collect::<Vec<_>>())
+            .flat_map(|b| {
+                decode(b)
+                    .unwrap()
+                    .events
+                    .into_iter()
+                    .map(|e| e.event_id.into_owned())
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -340,13 +410,24 @@ mod tests {
     async fn bad_neighbour_is_rejected_alone() {
         let (ing, queue, p) = setup(None);
         let body = r#"{"events":[{"event_id":"a","type":"x","user_id":"u"},{"event_id":"b","type":"x"},"junk",{"event_id":"c","type":"x","anonymous_id":"z"}]}"#;
-        let out = ing.ingest(req(PayloadFormat::Native, body, Some(&p.write_key))).await.unwrap();
+        let out = ing
+            .ingest(req(PayloadFormat::Native, body, Some(&p.write_key)))
+            .await
+            .unwrap();
         assert_eq!(out.accepted, 2);
         assert_eq!(
             out.rejected,
             vec![
-                Rejection { index: 1, event_id: Some("b".into()), error: "user_id: user_id or anonymous_id is required".into() },
-                Rejection { index: 2, event_id: None, error: "an event must be a JSON object".into() },
+                Rejection {
+                    index: 1,
+                    event_id: Some("b".into()),
+                    error: "user_id: user_id or anonymous_id is required".into()
+                },
+                Rejection {
+                    index: 2,
+                    event_id: None,
+                    error: "an event must be a JSON object".into()
+                },
             ]
         );
         assert_eq!(queued_ids(&queue), vec!["a", "c"]);
@@ -355,25 +436,57 @@ mod tests {
     #[tokio::test]
     async fn keys_from_header_or_body_and_their_errors() {
         let (ing, _, p) = setup(None);
-        let body_key = format!(r#"{{"write_key":"{}","events":[{{"type":"x","user_id":"u"}}]}}"#, p.write_key);
-        assert_eq!(ing.ingest(req(PayloadFormat::Native, &body_key, None)).await.unwrap().accepted, 1);
+        let body_key = format!(
+            r#"{{"write_key":"{}","events":[{{"type":"x","user_id":"u"}}]}}"#,
+            p.write_key
+        );
+        assert_eq!(
+            ing.ingest(req(PayloadFormat::Native, &body_key, None))
+                .await
+                .unwrap()
+                .accepted,
+            1
+        );
         let single = r#"{"type":"x","user_id":"u"}"#;
-        assert_eq!(ing.ingest(req(PayloadFormat::Native, single, None)).await, Err(IngestError::MissingKey));
-        assert_eq!(ing.ingest(req(PayloadFormat::Native, single, Some("wk_bad"))).await, Err(IngestError::BadKey));
-        assert_eq!(ing.ingest(req(PayloadFormat::Native, single, Some(&p.read_key))).await, Err(IngestError::ReadKeyUsed));
+        assert_eq!(
+            ing.ingest(req(PayloadFormat::Native, single, None)).await,
+            Err(IngestError::MissingKey)
+        );
+        assert_eq!(
+            ing.ingest(req(PayloadFormat::Native, single, Some("wk_bad")))
+                .await,
+            Err(IngestError::BadKey)
+        );
+        assert_eq!(
+            ing.ingest(req(PayloadFormat::Native, single, Some(&p.read_key)))
+                .await,
+            Err(IngestError::ReadKeyUsed)
+        );
         let mut r = req(PayloadFormat::Native, single, Some(&p.write_key));
         r.origin = Some("https://evil.test");
-        assert!(matches!(ing.ingest(r).await, Err(IngestError::OriginNotAllowed(_))));
+        assert!(matches!(
+            ing.ingest(r).await,
+            Err(IngestError::OriginNotAllowed(_))
+        ));
     }
 
     #[tokio::test]
     async fn malformed_bodies_are_refused_whole() {
         let (ing, queue, p) = setup(None);
-        for body in ["{not json", "42", r#"{"events":[{"type":"x","user_id":"u"}"#, r#"{"events":[],"sent_at":"later"}"#] {
-            assert!(matches!(
-                ing.ingest(req(PayloadFormat::Native, body, Some(&p.write_key))).await,
-                Err(IngestError::Malformed(_))
-            ), "{body}");
+        for body in [
+            "{not json",
+            "42",
+            r#"{"events":[{"type":"x","user_id":"u"}"#,
+            r#"{"events":[],"sent_at":"later"}"#,
+        ] {
+            assert!(
+                matches!(
+                    ing.ingest(req(PayloadFormat::Native, body, Some(&p.write_key)))
+                        .await,
+                    Err(IngestError::Malformed(_))
+                ),
+                "{body}"
+            );
         }
         assert!(queue.bodies.lock().unwrap().is_empty());
     }
@@ -381,25 +494,52 @@ mod tests {
     #[tokio::test]
     async fn queue_failure_fails_the_request() {
         let (ing, _, p) = setup(Some(QueueError::Unavailable("down".into())));
-        let r = ing.ingest(req(PayloadFormat::Native, r#"{"type":"x","user_id":"u"}"#, Some(&p.write_key))).await;
-        assert_eq!(r, Err(IngestError::QueueUnavailable { retry_after_secs: RETRY_AFTER_SECS }));
+        let r = ing
+            .ingest(req(
+                PayloadFormat::Native,
+                r#"{"type":"x","user_id":"u"}"#,
+                Some(&p.write_key),
+            ))
+            .await;
+        assert_eq!(
+            r,
+            Err(IngestError::QueueUnavailable {
+                retry_after_secs: RETRY_AFTER_SECS
+            })
+        );
         let (ing, _, p) = setup(Some(QueueError::Throttled("slow".into())));
-        let r = ing.ingest(req(PayloadFormat::Native, r#"[{"type":"x","user_id":"u"}]"#, Some(&p.write_key))).await;
+        let r = ing
+            .ingest(req(
+                PayloadFormat::Native,
+                r#"[{"type":"x","user_id":"u"}]"#,
+                Some(&p.write_key),
+            ))
+            .await;
         assert!(matches!(r, Err(IngestError::Throttled { .. })));
     }
 
     #[tokio::test]
     async fn oversized_event_is_rejected_alone() {
         let (ing, queue, p) = setup(None);
-        let big = format!(r#"{{"type":"x","user_id":"u","properties":{{"s":"{}"}}}}"#, "x".repeat(MAX_EVENT_BYTES));
+        let big = format!(
+            r#"{{"type":"x","user_id":"u","properties":{{"s":"{}"}}}}"#,
+            "x".repeat(MAX_EVENT_BYTES)
+        );
         let body = format!(r#"{{"events":[{big},{{"event_id":"ok","type":"x","user_id":"u"}}]}}"#);
-        let out = ing.ingest(req(PayloadFormat::Native, &body, Some(&p.write_key))).await.unwrap();
+        let out = ing
+            .ingest(req(PayloadFormat::Native, &body, Some(&p.write_key)))
+            .await
+            .unwrap();
         assert_eq!(out.accepted, 1);
         assert_eq!(out.rejected[0].index, 0);
         assert!(out.rejected[0].error.contains("limit is 32768"));
         assert_eq!(queued_ids(&queue), vec!["ok"]);
         let huge = "x".repeat(MAX_BODY_BYTES + 1);
-        assert!(matches!(ing.ingest(req(PayloadFormat::Native, &huge, Some(&p.write_key))).await, Err(IngestError::TooLarge { .. })));
+        assert!(matches!(
+            ing.ingest(req(PayloadFormat::Native, &huge, Some(&p.write_key)))
+                .await,
+            Err(IngestError::TooLarge { .. })
+        ));
     }
 
     #[tokio::test]
@@ -409,15 +549,30 @@ mod tests {
             r#"{{"writeKey":"{}","sentAt":"2026-11-22T02:00:00Z","batch":[{{"type":"track","event":"Signed Up","messageId":"m1","userId":"u"}},{{"type":"nope","messageId":"m2","userId":"u"}}]}}"#,
             p.write_key
         );
-        let out = ing.ingest(req(PayloadFormat::SegmentBatch, &batch, None)).await.unwrap();
+        let out = ing
+            .ingest(req(PayloadFormat::SegmentBatch, &batch, None))
+            .await
+            .unwrap();
         assert_eq!((out.accepted, out.rejected.len()), (1, 1));
         assert_eq!(out.rejected[0].event_id.as_deref(), Some("m2"));
         let one = r#"{"messageId":"m3","userId":"u","traits":{"a":1}}"#;
-        let out = ing.ingest(req(PayloadFormat::Segment(SegmentCall::Identify), one, Some(&p.write_key))).await.unwrap();
+        let out = ing
+            .ingest(req(
+                PayloadFormat::Segment(SegmentCall::Identify),
+                one,
+                Some(&p.write_key),
+            ))
+            .await
+            .unwrap();
         assert_eq!(out.accepted, 1);
         assert_eq!(queued_ids(&queue), vec!["m1", "m3"]);
         assert!(matches!(
-            ing.ingest(req(PayloadFormat::SegmentBatch, r#"{"x":1}"#, Some(&p.write_key))).await,
+            ing.ingest(req(
+                PayloadFormat::SegmentBatch,
+                r#"{"x":1}"#,
+                Some(&p.write_key)
+            ))
+            .await,
             Err(IngestError::Malformed(_))
         ));
     }

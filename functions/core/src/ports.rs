@@ -61,8 +61,17 @@ impl<D: ProjectDirectory> CachedDirectory<D> {
 impl<D: ProjectDirectory> ProjectDirectory for CachedDirectory<D> {
     async fn grant_for_key(&self, key: &KeyHash) -> Result<Option<KeyGrant>, DirectoryError> {
         let now = Instant::now();
-        if let Some((at, grant)) = self.entries.lock().unwrap_or_else(|e| e.into_inner()).get(key) {
-            let ttl = if grant.is_some() { self.hit_ttl } else { self.miss_ttl };
+        if let Some((at, grant)) = self
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+        {
+            let ttl = if grant.is_some() {
+                self.hit_ttl
+            } else {
+                self.miss_ttl
+            };
             if now.duration_since(*at) < ttl {
                 return Ok(grant.clone());
             }
@@ -103,13 +112,19 @@ mod tests {
     #[tokio::test]
     async fn caches_hits_longer_than_misses() {
         let p = NewProject::new("p", "P");
-        let grant = KeyGrant { project: p.to_project(0), kind: KeyKind::Write };
+        let grant = KeyGrant {
+            project: p.to_project(0),
+            kind: KeyKind::Write,
+        };
         let inner = Arc::new(Counting(AtomicUsize::new(0), grant.clone()));
         let cache = CachedDirectory::new(inner.clone(), Duration::from_secs(60), Duration::ZERO);
         let good = KeyHash::of(&p.write_key);
         let bad = KeyHash::of("wk_nope");
         for _ in 0..3 {
-            assert_eq!(cache.grant_for_key(&good).await.unwrap(), Some(grant.clone()));
+            assert_eq!(
+                cache.grant_for_key(&good).await.unwrap(),
+                Some(grant.clone())
+            );
             assert_eq!(cache.grant_for_key(&bad).await.unwrap(), None);
         }
         // One lookup for the good key, three for the bad one (miss TTL is zero here).

@@ -79,9 +79,15 @@ struct SegmentMessage<'a> {
 
 /// Maps one Segment message. `route_call` is the call implied by the route
 /// (`/v1/track`, ...); on `/v1/batch` each message names its own `type`.
-pub fn to_wire_event(raw: &str, route_call: Option<SegmentCall>) -> Result<WireEvent<'_>, FieldError> {
+pub fn to_wire_event(
+    raw: &str,
+    route_call: Option<SegmentCall>,
+) -> Result<WireEvent<'_>, FieldError> {
     if !raw.starts_with('{') {
-        return Err(FieldError::new("", "a Segment message must be a JSON object"));
+        return Err(FieldError::new(
+            "",
+            "a Segment message must be a JSON object",
+        ));
     }
     let m: SegmentMessage = serde_json::from_str(raw).map_err(|e| {
         let msg = e.to_string();
@@ -90,7 +96,12 @@ pub fn to_wire_event(raw: &str, route_call: Option<SegmentCall>) -> Result<WireE
     let call = match (route_call, m.call.as_deref()) {
         (Some(c), _) => c,
         (None, Some(t)) => SegmentCall::parse(t).ok_or_else(|| {
-            FieldError::new("type", format!("{t:?} is not a Segment call (track, identify, page, screen, group, alias)"))
+            FieldError::new(
+                "type",
+                format!(
+                    "{t:?} is not a Segment call (track, identify, page, screen, group, alias)"
+                ),
+            )
         })?,
         (None, None) => return Err(FieldError::new("type", "is required on /v1/batch messages")),
     };
@@ -106,7 +117,10 @@ pub fn to_wire_event(raw: &str, route_call: Option<SegmentCall>) -> Result<WireE
     };
     match call {
         SegmentCall::Track => {
-            w.event_type = Some(m.event.ok_or_else(|| FieldError::new("event", "is required for track"))?);
+            w.event_type = Some(
+                m.event
+                    .ok_or_else(|| FieldError::new("event", "is required for track"))?,
+            );
         }
         SegmentCall::Identify => {
             w.event_type = Some(Cow::Borrowed("identify"));
@@ -128,14 +142,19 @@ pub fn to_wire_event(raw: &str, route_call: Option<SegmentCall>) -> Result<WireE
             w.event_type = Some(Cow::Borrowed("group"));
             w.properties = m.traits;
             w.entity_type = Some(Cow::Borrowed("group"));
-            w.entity_id = Some(m.group_id.ok_or_else(|| FieldError::new("groupId", "is required for group"))?);
+            w.entity_id = Some(
+                m.group_id
+                    .ok_or_else(|| FieldError::new("groupId", "is required for group"))?,
+            );
         }
         SegmentCall::Alias => {
             w.event_type = Some(Cow::Borrowed("alias"));
             let previous = m
                 .previous_id
                 .ok_or_else(|| FieldError::new("previousId", "is required for alias"))?;
-            w.properties = Some(Json::from_value(&serde_json::json!({ "previous_id": previous })));
+            w.properties = Some(Json::from_value(
+                &serde_json::json!({ "previous_id": previous }),
+            ));
         }
     }
     Ok(w)
@@ -160,25 +179,60 @@ mod tests {
 
     #[test]
     fn each_call_maps_to_its_type() {
-        let id = to_wire_event(r#"{"userId":"u","traits":{"plan":"pro"}}"#, Some(SegmentCall::Identify)).unwrap();
+        let id = to_wire_event(
+            r#"{"userId":"u","traits":{"plan":"pro"}}"#,
+            Some(SegmentCall::Identify),
+        )
+        .unwrap();
         assert_eq!(id.event_type.as_deref(), Some("identify"));
         assert_eq!(id.properties.unwrap().get(), r#"{"plan":"pro"}"#);
-        let page = to_wire_event(r#"{"type":"page","name":"Home","anonymousId":"a"}"#, None).unwrap();
-        assert_eq!((page.event_type.as_deref(), page.entity_id.as_deref()), (Some("page_view"), Some("Home")));
-        let screen = to_wire_event(r#"{"type":"screen","name":"Cart","userId":"u"}"#, None).unwrap();
+        let page =
+            to_wire_event(r#"{"type":"page","name":"Home","anonymousId":"a"}"#, None).unwrap();
+        assert_eq!(
+            (page.event_type.as_deref(), page.entity_id.as_deref()),
+            (Some("page_view"), Some("Home"))
+        );
+        let screen =
+            to_wire_event(r#"{"type":"screen","name":"Cart","userId":"u"}"#, None).unwrap();
         assert_eq!(screen.event_type.as_deref(), Some("screen_view"));
-        let group = to_wire_event(r#"{"type":"group","groupId":"g1","userId":"u","traits":{"n":1}}"#, None).unwrap();
-        assert_eq!((group.entity_type.as_deref(), group.entity_id.as_deref()), (Some("group"), Some("g1")));
-        let alias = to_wire_event(r#"{"type":"alias","previousId":"a9","userId":"u"}"#, None).unwrap();
+        let group = to_wire_event(
+            r#"{"type":"group","groupId":"g1","userId":"u","traits":{"n":1}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (group.entity_type.as_deref(), group.entity_id.as_deref()),
+            (Some("group"), Some("g1"))
+        );
+        let alias =
+            to_wire_event(r#"{"type":"alias","previousId":"a9","userId":"u"}"#, None).unwrap();
         assert_eq!(alias.properties.unwrap().get(), r#"{"previous_id":"a9"}"#);
     }
 
     #[test]
     fn bad_messages_say_why() {
-        assert_eq!(to_wire_event(r#"{"type":"track","userId":"u"}"#, None).unwrap_err().to_string(), "event: is required for track");
-        assert_eq!(to_wire_event(r#"{"type":"boom","userId":"u"}"#, None).unwrap_err().field, "type");
-        assert_eq!(to_wire_event(r#"{"userId":"u"}"#, None).unwrap_err().field, "type");
-        assert_eq!(to_wire_event(r#"{"type":"alias","userId":"u"}"#, None).unwrap_err().field, "previousId");
+        assert_eq!(
+            to_wire_event(r#"{"type":"track","userId":"u"}"#, None)
+                .unwrap_err()
+                .to_string(),
+            "event: is required for track"
+        );
+        assert_eq!(
+            to_wire_event(r#"{"type":"boom","userId":"u"}"#, None)
+                .unwrap_err()
+                .field,
+            "type"
+        );
+        assert_eq!(
+            to_wire_event(r#"{"userId":"u"}"#, None).unwrap_err().field,
+            "type"
+        );
+        assert_eq!(
+            to_wire_event(r#"{"type":"alias","userId":"u"}"#, None)
+                .unwrap_err()
+                .field,
+            "previousId"
+        );
         assert!(to_wire_event("7", None).is_err());
     }
 }

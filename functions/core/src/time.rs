@@ -115,7 +115,10 @@ mod tests {
             Ok(1_795_313_201_123)
         );
         assert_eq!(parse("1795313201123").to_millis(), Ok(1_795_313_201_123));
-        assert_eq!(parse("1.795313201123e12").to_millis(), Ok(1_795_313_201_123));
+        assert_eq!(
+            parse("1.795313201123e12").to_millis(),
+            Ok(1_795_313_201_123)
+        );
     }
 
     #[test]

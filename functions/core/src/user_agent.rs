@@ -87,12 +87,22 @@ fn is_tablet(ua: &str, os: &str) -> bool {
 #[derive(Default)]
 pub struct UserAgentCache {
     entries: HashMap<String, UserAgentInfo>,
+    /// The last agent looked up: a compare is cheaper than hashing.
+    last: Option<(String, UserAgentInfo)>,
 }
 
 impl UserAgentCache {
     const MAX_ENTRIES: usize = 64;
 
     pub fn get(&mut self, ua: &str) -> &UserAgentInfo {
+        if self.last.as_ref().is_some_and(|(s, _)| s == ua) {
+            return &self.last.as_ref().expect("checked above").1;
+        }
+        let info = self.lookup(ua).clone();
+        &self.last.insert((ua.to_owned(), info)).1
+    }
+
+    fn lookup(&mut self, ua: &str) -> &UserAgentInfo {
         if !self.entries.contains_key(ua) {
             if self.entries.len() >= Self::MAX_ENTRIES {
                 self.entries.clear();
@@ -127,7 +137,8 @@ mod tests {
         let android_phone = parse("Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36");
         assert_eq!(android_phone.device_type, DeviceType::Mobile);
 
-        let google = parse("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
+        let google =
+            parse("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
         assert!(google.is_bot);
         assert_eq!(google.device_type, DeviceType::Bot);
     }
@@ -138,6 +149,9 @@ mod tests {
         assert_eq!(x.device_type, DeviceType::Other);
         assert!(!x.is_bot);
         let mut cache = UserAgentCache::default();
-        assert_eq!(cache.get("curl/8.0").device_type, parse("curl/8.0").device_type);
+        assert_eq!(
+            cache.get("curl/8.0").device_type,
+            parse("curl/8.0").device_type
+        );
     }
 }

@@ -138,7 +138,10 @@ fn check_text(field: &'static str, v: &str, max_chars: usize) -> Result<(), Fiel
         ));
     }
     if v.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -185,7 +188,10 @@ pub fn normalize<'a>(
     let status = match w.status.as_deref() {
         None => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
-            FieldError::new("status", format!("{s:?} is not one of success, failed, in_progress"))
+            FieldError::new(
+                "status",
+                format!("{s:?} is not one of success, failed, in_progress"),
+            )
         })?),
     };
     check_object("properties", &w.properties)?;
@@ -195,11 +201,20 @@ pub fn normalize<'a>(
 
     let (category, action) = match (w.category, w.action) {
         (Some(c), a) => (c, a),
-        (None, a) => {
-            let (c, derived) = derive_category_action(&event_type);
-            let c = Cow::Owned(c.to_owned());
-            (c, a.or_else(|| derived.map(|d| Cow::Owned(d.to_owned()))))
-        }
+        (None, a) => match &event_type {
+            // Borrow the parts when the type itself borrows from the body.
+            Cow::Borrowed(t) => {
+                let (c, derived) = derive_category_action(t);
+                (Cow::Borrowed(c), a.or(derived.map(Cow::Borrowed)))
+            }
+            Cow::Owned(t) => {
+                let (c, derived) = derive_category_action(t);
+                (
+                    Cow::Owned(c.to_owned()),
+                    a.or_else(|| derived.map(|d| Cow::Owned(d.to_owned()))),
+                )
+            }
+        },
     };
 
     let mut device_type = None;
@@ -263,7 +278,9 @@ fn event_time(
     let Some(ts) = timestamp else {
         return Ok(ctx.received_at);
     };
-    let ts = ts.to_millis().map_err(|m| FieldError::new("timestamp", m))?;
+    let ts = ts
+        .to_millis()
+        .map_err(|m| FieldError::new("timestamp", m))?;
     let sent_at = match sent_at {
         Some(s) => Some(s.to_millis().map_err(|m| FieldError::new("sent_at", m))?),
         None => ctx.batch_sent_at,
@@ -335,14 +352,35 @@ mod tests {
     fn errors_name_the_field() {
         let cases = [
             (r#"{"user_id":"u"}"#, "type: is required"),
-            (r#"{"type":"t"}"#, "user_id: user_id or anonymous_id is required"),
+            (
+                r#"{"type":"t"}"#,
+                "user_id: user_id or anonymous_id is required",
+            ),
             (r#"{"type":"","user_id":"u"}"#, "type: must not be empty"),
-            (r#"{"type":"t","user_id":"u","status":"ok"}"#, "status: \"ok\" is not one of success, failed, in_progress"),
-            (r#"{"type":"t","user_id":"u","properties":[1]}"#, "properties: must be a JSON object"),
-            (r#"{"type":"t","user_id":"u","context":"x"}"#, "context: must be a JSON object"),
-            (r#"{"type":"t","user_id":"u","timestamp":"noon"}"#, "timestamp: \"noon\" is not an RFC 3339 timestamp (premature end of input)"),
-            (r#"{"type":"t","user_id":"u","context":{"device_type":"fridge"}}"#, "context: device_type \"fridge\" is not one of mobile, tablet, desktop"),
-            (r#"{"type":"t\u0007","user_id":"u"}"#, "type: must not contain control characters"),
+            (
+                r#"{"type":"t","user_id":"u","status":"ok"}"#,
+                "status: \"ok\" is not one of success, failed, in_progress",
+            ),
+            (
+                r#"{"type":"t","user_id":"u","properties":[1]}"#,
+                "properties: must be a JSON object",
+            ),
+            (
+                r#"{"type":"t","user_id":"u","context":"x"}"#,
+                "context: must be a JSON object",
+            ),
+            (
+                r#"{"type":"t","user_id":"u","timestamp":"noon"}"#,
+                "timestamp: \"noon\" is not an RFC 3339 timestamp (premature end of input)",
+            ),
+            (
+                r#"{"type":"t","user_id":"u","context":{"device_type":"fridge"}}"#,
+                "context: device_type \"fridge\" is not one of mobile, tablet, desktop",
+            ),
+            (
+                r#"{"type":"t\u0007","user_id":"u"}"#,
+                "type: must not contain control characters",
+            ),
             ("[1]", "an event must be a JSON object"),
         ];
         for (json, want) in cases {
@@ -353,7 +391,10 @@ mod tests {
         let dur = norm(r#"{"type":"t","user_id":"u","duration_ms":-1}"#).unwrap_err();
         assert_eq!(dur.field, "duration_ms");
         let long = format!(r#"{{"type":"{}","user_id":"u"}}"#, "é".repeat(201));
-        assert_eq!(norm(&long).unwrap_err().to_string(), "type: must be at most 200 characters");
+        assert_eq!(
+            norm(&long).unwrap_err().to_string(),
+            "type: must be at most 200 characters"
+        );
         let ok = format!(r#"{{"type":"{}","user_id":"u"}}"#, "é".repeat(200));
         assert!(norm(&ok).is_ok());
     }
@@ -380,17 +421,30 @@ mod tests {
 
     #[test]
     fn timestamps_outside_the_window_are_refused() {
-        let future = norm(&format!(r#"{{"type":"t","user_id":"u","timestamp":{}}}"#, NOW + 25 * 3_600_000));
+        let future = norm(&format!(
+            r#"{{"type":"t","user_id":"u","timestamp":{}}}"#,
+            NOW + 25 * 3_600_000
+        ));
         assert_eq!(future.unwrap_err().field, "timestamp");
-        let old = norm(&format!(r#"{{"type":"t","user_id":"u","timestamp":{}}}"#, NOW - 366 * DAY_MS));
+        let old = norm(&format!(
+            r#"{{"type":"t","user_id":"u","timestamp":{}}}"#,
+            NOW - 366 * DAY_MS
+        ));
         assert!(old.unwrap_err().message.contains("retention of 365 days"));
-        assert!(norm(&format!(r#"{{"type":"t","user_id":"u","timestamp":{}}}"#, NOW - 364 * DAY_MS)).is_ok());
+        assert!(norm(&format!(
+            r#"{{"type":"t","user_id":"u","timestamp":{}}}"#,
+            NOW - 364 * DAY_MS
+        ))
+        .is_ok());
     }
 
     #[test]
     fn user_agent_enrichment_and_client_device_type() {
         let ua = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
-        let e = norm(&format!(r#"{{"type":"t","user_id":"u","context":{{"user_agent":"{ua}"}}}}"#)).unwrap();
+        let e = norm(&format!(
+            r#"{{"type":"t","user_id":"u","context":{{"user_agent":"{ua}"}}}}"#
+        ))
+        .unwrap();
         assert_eq!(e.device_type, Some(DeviceType::Mobile));
         assert_eq!(e.os.as_deref(), Some("iPhone"));
         let e = norm(&format!(r#"{{"type":"t","user_id":"u","context":{{"userAgent":"{ua}","device_type":"tablet"}}}}"#)).unwrap();

@@ -9,11 +9,21 @@ use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
 
 /// Builds the payload-v2 event API Gateway would send for this request.
-pub fn event_json(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], peer: SocketAddr) -> Value {
+pub fn event_json(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    peer: SocketAddr,
+) -> Value {
     let mut header_map = Map::new();
     let mut cookies = Vec::new();
     for name in headers.keys() {
-        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        let values: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         if name == lambda_http::http::header::COOKIE {
             cookies.extend(values.iter().flat_map(|v| v.split("; ")).map(str::to_owned));
             continue;
@@ -40,10 +50,16 @@ pub fn event_json(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], 
     let (body_value, is_base64) = match std::str::from_utf8(body) {
         _ if body.is_empty() => (Value::Null, false),
         Ok(text) if !encoded => (Value::String(text.to_owned()), false),
-        _ => (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true),
+        _ => (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            true,
+        ),
     };
     let now = chrono::Utc::now();
-    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
     let mut event = json!({
         "version": "2.0",
         "routeKey": "$default",
@@ -89,7 +105,8 @@ pub fn lambda_request(
     peer: SocketAddr,
 ) -> Result<Request, String> {
     let event = event_json(method, uri, headers, body, peer);
-    lambda_http::request::from_str(&event.to_string()).map_err(|e| format!("bad API Gateway event: {e}"))
+    lambda_http::request::from_str(&event.to_string())
+        .map_err(|e| format!("bad API Gateway event: {e}"))
 }
 
 #[cfg(test)]

@@ -32,7 +32,10 @@ type HttpResponse = Response<Full<Bytes>>;
 
 impl Gateway {
     pub fn new(ingest: IngestHandler, static_root: PathBuf) -> Self {
-        Self { ingest, static_root }
+        Self {
+            ingest,
+            static_root,
+        }
     }
 
     /// Accepts connections until the task is dropped.
@@ -65,13 +68,20 @@ impl Gateway {
     async fn route(&self, req: hyper::Request<Incoming>, peer: SocketAddr) -> HttpResponse {
         let path = req.uri().path().to_owned();
         match (req.method(), path.as_str()) {
-            (&Method::GET, "/health") => text(StatusCode::OK, "application/json", r#"{"status":"ok"}"#),
+            (&Method::GET, "/health") => {
+                text(StatusCode::OK, "application/json", r#"{"status":"ok"}"#)
+            }
             (&Method::GET, "/demo") => redirect("/demo/"),
             (&Method::GET, p) if p.starts_with("/demo/") => {
-                self.static_file(&self.static_root.join("sdk-wasm/demo"), &p["/demo/".len()..]).await
+                self.static_file(
+                    &self.static_root.join("sdk-wasm/demo"),
+                    &p["/demo/".len()..],
+                )
+                .await
             }
             (&Method::GET, p) if p.starts_with("/sdk/") => {
-                self.static_file(&self.static_root.join("sdk-wasm/pkg"), &p["/sdk/".len()..]).await
+                self.static_file(&self.static_root.join("sdk-wasm/pkg"), &p["/sdk/".len()..])
+                    .await
             }
             _ => self.invoke(req, peer).await,
         }
@@ -90,10 +100,11 @@ impl Gateway {
                 )
             }
         };
-        let request = match apigw::lambda_request(&parts.method, &parts.uri, &parts.headers, &body, peer) {
-            Ok(r) => r,
-            Err(e) => return text(StatusCode::BAD_REQUEST, "text/plain", &e),
-        };
+        let request =
+            match apigw::lambda_request(&parts.method, &parts.uri, &parts.headers, &body, peer) {
+                Ok(r) => r,
+                Err(e) => return text(StatusCode::BAD_REQUEST, "text/plain", &e),
+            };
         let response = self.ingest.handle(request).await;
         let (parts, body) = response.into_parts();
         let bytes = match body {
@@ -106,7 +117,10 @@ impl Gateway {
 
     async fn static_file(&self, dir: &Path, rel: &str) -> HttpResponse {
         let rel = if rel.is_empty() { "index.html" } else { rel };
-        if rel.split('/').any(|seg| seg == ".." || seg.starts_with('.')) {
+        if rel
+            .split('/')
+            .any(|seg| seg == ".." || seg.starts_with('.'))
+        {
             return text(StatusCode::NOT_FOUND, "text/plain", "not found");
         }
         match tokio::fs::read(dir.join(rel)).await {
@@ -174,8 +188,13 @@ pub struct DevStack {
 
 /// Provisions the table and queues, makes sure the `demo` project exists with
 /// the given keys, and wires the handlers exactly as the Lambdas do.
-pub async fn start_dev_stack(clients: &AwsClients, opts: &DevStackOptions) -> Result<DevStack, String> {
-    let provisioned = provision::provision(clients, &opts.names).await.map_err(|e| e.to_string())?;
+pub async fn start_dev_stack(
+    clients: &AwsClients,
+    opts: &DevStackOptions,
+) -> Result<DevStack, String> {
+    let provisioned = provision::provision(clients, &opts.names)
+        .await
+        .map_err(|e| e.to_string())?;
     let projects = DynamoProjects::new(clients.dynamodb.clone(), &provisioned.table);
     let mut demo = NewProject::new("demo", "Demo");
     demo.write_key = opts.demo_write_key.clone();
@@ -193,5 +212,9 @@ pub async fn start_dev_stack(clients: &AwsClients, opts: &DevStackOptions) -> Re
         },
     );
     let gateway = Arc::new(Gateway::new(ingest, opts.static_root.clone()));
-    Ok(DevStack { provisioned, demo, gateway })
+    Ok(DevStack {
+        provisioned,
+        demo,
+        gateway,
+    })
 }

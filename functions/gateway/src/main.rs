@@ -10,7 +10,10 @@ use pulse_ingest::Cors;
 use std::net::SocketAddr;
 
 fn env_or(key: &str, default: &str) -> String {
-    std::env::var(key).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+    std::env::var(key)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 #[tokio::main]
@@ -23,7 +26,9 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let port: u16 = env_or("PULSE_PORT", "3000").parse().map_err(|_| "PULSE_PORT must be a port number")?;
+    let port: u16 = env_or("PULSE_PORT", "3000")
+        .parse()
+        .map_err(|_| "PULSE_PORT must be a port number")?;
     let host = env_or("PULSE_HOST", "127.0.0.1");
     let opts = DevStackOptions {
         names: StackNames::with_prefix(&env_or("PULSE_STACK_PREFIX", "pulse-dev")),
@@ -37,17 +42,22 @@ async fn run() -> Result<(), String> {
     };
     let clients = AwsClients::from_env().await;
     let stack = start_dev_stack(&clients, &opts).await?;
-    let addr: SocketAddr = format!("{host}:{port}").parse().map_err(|e| format!("bad address: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e} (set PULSE_PORT to use another port)"))?;
+    let addr: SocketAddr = format!("{host}:{port}")
+        .parse()
+        .map_err(|e| format!("bad address: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        format!("cannot listen on {addr}: {e} (set PULSE_PORT to use another port)")
+    })?;
     let base = format!("http://{addr}");
     println!();
     println!("  Pulse is running at {base}");
     println!("    table      {}", stack.provisioned.table);
     println!("    queue      {}", stack.provisioned.queue_url);
     println!("    dlq        {}", stack.provisioned.dead_letter_queue_url);
-    println!("    project    {} (write key {}, read key {})", stack.demo.id, opts.demo_write_key, opts.demo_read_key);
+    println!(
+        "    project    {} (write key {}, read key {})",
+        stack.demo.id, opts.demo_write_key, opts.demo_read_key
+    );
     println!("    ingest     POST {base}/v1/events   (Segment: {base}/v1/batch)");
     println!("    demo page  {base}/demo/");
     println!("    health     {base}/health");

@@ -45,29 +45,51 @@ impl std::fmt::Display for Failure {
 pub fn error_response(failure: &Failure) -> Response<Body> {
     let (status, code, retry_after) = match failure {
         Failure::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
-        Failure::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
+        Failure::MethodNotAllowed(_) => {
+            (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None)
+        }
         Failure::Ingest(e) => match e {
             IngestError::Malformed(_) => (StatusCode::BAD_REQUEST, "invalid_body", None),
             IngestError::MissingKey => (StatusCode::UNAUTHORIZED, "missing_write_key", None),
             IngestError::BadKey => (StatusCode::UNAUTHORIZED, "invalid_write_key", None),
             IngestError::ReadKeyUsed => (StatusCode::FORBIDDEN, "read_key_not_allowed", None),
             IngestError::OriginNotAllowed(_) => (StatusCode::FORBIDDEN, "origin_not_allowed", None),
-            IngestError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
-            IngestError::UnsupportedEncoding(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding", None),
-            IngestError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None),
-            IngestError::Throttled { retry_after_secs } => (StatusCode::TOO_MANY_REQUESTS, "throttled", Some(*retry_after_secs)),
-            IngestError::QueueUnavailable { retry_after_secs } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "queue_unavailable", Some(*retry_after_secs))
+            IngestError::TooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None)
             }
-            IngestError::DirectoryUnavailable { retry_after_secs } => {
-                (StatusCode::SERVICE_UNAVAILABLE, "directory_unavailable", Some(*retry_after_secs))
-            }
+            IngestError::UnsupportedEncoding(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_encoding",
+                None,
+            ),
+            IngestError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                None,
+            ),
+            IngestError::Throttled { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                Some(*retry_after_secs),
+            ),
+            IngestError::QueueUnavailable { retry_after_secs } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "queue_unavailable",
+                Some(*retry_after_secs),
+            ),
+            IngestError::DirectoryUnavailable { retry_after_secs } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "directory_unavailable",
+                Some(*retry_after_secs),
+            ),
         },
     };
     let body = serde_json::json!({ "error": { "code": code, "message": failure.to_string() } });
     let mut response = json(status, &body);
     if let Some(secs) = retry_after {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
 }
@@ -89,7 +111,10 @@ pub fn decoded_body(req: &Request) -> Result<Vec<u8>, IngestError> {
     match encoding.as_deref() {
         None | Some("") | Some("identity") => {
             if raw.len() > MAX_BODY_BYTES {
-                return Err(IngestError::TooLarge { size: raw.len(), limit: MAX_BODY_BYTES });
+                return Err(IngestError::TooLarge {
+                    size: raw.len(),
+                    limit: MAX_BODY_BYTES,
+                });
             }
             Ok(raw.to_vec())
         }
@@ -98,9 +123,14 @@ pub fn decoded_body(req: &Request) -> Result<Vec<u8>, IngestError> {
             GzDecoder::new(raw)
                 .take(MAX_BODY_BYTES as u64 + 1)
                 .read_to_end(&mut out)
-                .map_err(|e| IngestError::UnsupportedEncoding(format!("body is not valid gzip: {e}")))?;
+                .map_err(|e| {
+                    IngestError::UnsupportedEncoding(format!("body is not valid gzip: {e}"))
+                })?;
             if out.len() > MAX_BODY_BYTES {
-                return Err(IngestError::TooLarge { size: out.len(), limit: MAX_BODY_BYTES });
+                return Err(IngestError::TooLarge {
+                    size: out.len(),
+                    limit: MAX_BODY_BYTES,
+                });
             }
             Ok(out)
         }
@@ -120,7 +150,11 @@ pub enum Cors {
 
 impl Cors {
     pub fn parse(s: &str) -> Self {
-        let list: Vec<String> = s.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+        let list: Vec<String> = s
+            .split(',')
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
         if list.is_empty() || list.iter().any(|o| o == "*") {
             Cors::AnyOrigin
         } else {
@@ -142,8 +176,14 @@ impl Cors {
         if let Some(origin) = origin.filter(|o| self.allows(o)) {
             if let Ok(v) = HeaderValue::from_str(origin) {
                 h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-                h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-                h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After"));
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                    HeaderValue::from_static("true"),
+                );
+                h.insert(
+                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    HeaderValue::from_static("Retry-After"),
+                );
             }
         }
         response

@@ -11,7 +11,9 @@ use pulse_adapters::{AwsClients, DynamoProjects, SqsEventQueue};
 use pulse_core::limits::{DEFAULT_MESSAGE_BYTES, MAX_MESSAGE_BYTES};
 use pulse_core::ports::CachedDirectory;
 use pulse_core::segment::SegmentCall;
-use pulse_core::{EventQueue, IngestError, IngestRequest, Ingestor, PayloadFormat, ProjectDirectory};
+use pulse_core::{
+    EventQueue, IngestError, IngestRequest, Ingestor, PayloadFormat, ProjectDirectory,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,11 +38,15 @@ impl IngestConfig {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let required = |k: &str| var(k).ok_or_else(|| format!("{k} must be set"));
         let number = |k: &str, default: u64| -> Result<u64, String> {
-            var(k).map_or(Ok(default), |v| v.parse().map_err(|_| format!("{k}={v:?} is not a number")))
+            var(k).map_or(Ok(default), |v| {
+                v.parse().map_err(|_| format!("{k}={v:?} is not a number"))
+            })
         };
         let max_message_bytes = number("MAX_MESSAGE_BYTES", DEFAULT_MESSAGE_BYTES as u64)? as usize;
         if !(64 * 1024..=MAX_MESSAGE_BYTES).contains(&max_message_bytes) {
-            return Err(format!("MAX_MESSAGE_BYTES must be between 65536 and {MAX_MESSAGE_BYTES}"));
+            return Err(format!(
+                "MAX_MESSAGE_BYTES must be between 65536 and {MAX_MESSAGE_BYTES}"
+            ));
         }
         Ok(Self {
             table_name: required("TABLE_NAME")?,
@@ -66,7 +72,12 @@ impl IngestHandler {
             Duration::from_secs(5).min(config.key_cache_ttl),
         );
         let queue = SqsEventQueue::new(clients.sqs.clone(), &config.queue_url);
-        Self::from_ports(Arc::new(directory), Arc::new(queue), config.max_message_bytes, config.cors)
+        Self::from_ports(
+            Arc::new(directory),
+            Arc::new(queue),
+            config.max_message_bytes,
+            config.cors,
+        )
     }
 
     pub fn from_ports(
@@ -75,13 +86,20 @@ impl IngestHandler {
         max_message_bytes: usize,
         cors: Cors,
     ) -> Self {
-        Self { ingestor: Ingestor::new(directory, queue).with_max_message_bytes(max_message_bytes), cors }
+        Self {
+            ingestor: Ingestor::new(directory, queue).with_max_message_bytes(max_message_bytes),
+            cors,
+        }
     }
 
     /// Never fails: every outcome is an HTTP response.
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let started = Instant::now();
-        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         if req.method() == Method::OPTIONS {
             return self.cors.preflight(origin.as_deref());
         }
@@ -102,7 +120,9 @@ impl IngestHandler {
             }
             Err(e) => {
                 let response = http::error_response(&e);
-                if response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS {
+                if response.status().is_server_error()
+                    || response.status() == StatusCode::TOO_MANY_REQUESTS
+                {
                     tracing::warn!(status = response.status().as_u16(), error = %e, "ingest failed");
                 } else {
                     tracing::info!(status = response.status().as_u16(), error = %e, "ingest refused");
@@ -113,8 +133,12 @@ impl IngestHandler {
         self.cors.decorate(response, origin.as_deref())
     }
 
-    async fn ingest(&self, req: &Request, origin: Option<&str>) -> Result<pulse_core::IngestOutcome, Failure> {
-        let format = route(req.method(), req.raw_http_path())?;
+    async fn ingest(
+        &self,
+        req: &Request,
+        origin: Option<&str>,
+    ) -> Result<pulse_core::IngestOutcome, Failure> {
+        let format = route(req.method(), request_path(req))?;
         check_content_type(req)?;
         let body = http::decoded_body(req)?;
         let header_key = auth_key(req)?;
@@ -128,6 +152,17 @@ impl IngestHandler {
             })
             .await
             .map_err(Failure::from)
+    }
+}
+
+/// The path as the client sent it: API Gateway's raw path (without a stage
+/// prefix), or the URI's path for requests built elsewhere.
+fn request_path(req: &Request) -> &str {
+    let raw = req.raw_http_path();
+    if raw.is_empty() {
+        req.uri().path()
+    } else {
+        raw
     }
 }
 
@@ -154,11 +189,15 @@ fn route(method: &Method, path: &str) -> Result<PayloadFormat, Failure> {
 /// body is parsed as JSON whatever the type says, so `curl -d` (form type)
 /// works too; only types that cannot carry a JSON document are refused.
 fn check_content_type(req: &Request) -> Result<(), IngestError> {
-    let Some(ct) = req.headers().get(header::CONTENT_TYPE) else { return Ok(()) };
+    let Some(ct) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
     let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
     let mime = ct.split(';').next().unwrap_or_default().trim();
-    if matches!(mime, "application/json" | "text/plain" | "application/x-www-form-urlencoded" | "")
-        || mime.ends_with("+json")
+    if matches!(
+        mime,
+        "application/json" | "text/plain" | "application/x-www-form-urlencoded" | ""
+    ) || mime.ends_with("+json")
     {
         Ok(())
     } else {
@@ -171,7 +210,9 @@ fn check_content_type(req: &Request) -> Result<(), IngestError> {
 /// The key from `Authorization: Bearer <key>` or `Basic base64(<key>:)`
 /// (how Segment libraries send their write key).
 fn auth_key(req: &Request) -> Result<Option<String>, IngestError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
     let value = value.to_str().map_err(|_| IngestError::BadKey)?.trim();
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     if scheme.eq_ignore_ascii_case("bearer") {
@@ -192,7 +233,9 @@ mod tests {
     use super::*;
 
     fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> Request {
-        let mut b = lambda_http::http::Request::builder().method(method).uri(format!("https://x.test{path}"));
+        let mut b = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("https://x.test{path}"));
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
@@ -201,9 +244,18 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(route(&Method::POST, "/v1/events"), Ok(PayloadFormat::Native));
-        assert_eq!(route(&Method::POST, "/v1/batch/"), Ok(PayloadFormat::SegmentBatch));
-        assert_eq!(route(&Method::POST, "/v1/identify"), Ok(PayloadFormat::Segment(SegmentCall::Identify)));
+        assert_eq!(
+            route(&Method::POST, "/v1/events"),
+            Ok(PayloadFormat::Native)
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/batch/"),
+            Ok(PayloadFormat::SegmentBatch)
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/identify"),
+            Ok(PayloadFormat::Segment(SegmentCall::Identify))
+        );
         assert!(route(&Method::POST, "/v1/nope").is_err());
         assert!(route(&Method::GET, "/v1/events").is_err());
     }
@@ -222,11 +274,26 @@ mod tests {
 
     #[test]
     fn content_types() {
-        for ok in ["application/json", "text/plain;charset=UTF-8", "application/vnd.x+json"] {
-            assert!(check_content_type(&request(Method::POST, "/", &[("content-type", ok)])).is_ok(), "{ok}");
+        for ok in [
+            "application/json",
+            "text/plain;charset=UTF-8",
+            "application/vnd.x+json",
+        ] {
+            assert!(
+                check_content_type(&request(Method::POST, "/", &[("content-type", ok)])).is_ok(),
+                "{ok}"
+            );
         }
-        assert!(check_content_type(&request(Method::POST, "/", &[("content-type", "application/x-www-form-urlencoded")])).is_ok());
+        assert!(check_content_type(&request(
+            Method::POST,
+            "/",
+            &[("content-type", "application/x-www-form-urlencoded")]
+        ))
+        .is_ok());
         let xml = request(Method::POST, "/", &[("content-type", "application/xml")]);
-        assert!(matches!(check_content_type(&xml), Err(IngestError::UnsupportedMediaType(_))));
+        assert!(matches!(
+            check_content_type(&xml),
+            Err(IngestError::UnsupportedMediaType(_))
+        ));
     }
 }
