@@ -1,0 +1,4 @@
+import * as pulse from '/sdk/pulse.js';
+window.pulse = pulse;
+window.pulseErrors = [];
+window.pulseReady = true;
