@@ -22,7 +22,7 @@ start_moto() {
   local port=$1 logfile=$2
   "$REPO_ROOT/infra/install-python.sh"
   log "starting moto server on 127.0.0.1:$port (log: $logfile)"
-  "$PULSE_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  "$PULSE_VENV/bin/python" "$REPO_ROOT/infra/moto_server.py" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
   PULSE_EMULATOR_PID=$!
   wait_http "http://127.0.0.1:$port/moto-api/" 30 || die "moto server did not start; see $logfile"
 }

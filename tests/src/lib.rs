@@ -86,7 +86,9 @@ impl Moto {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new(venv_bin("moto_server"))
+        // infra/moto_server.py: moto with item-level transaction snapshots.
+        let child = Command::new(venv_bin("python"))
+            .arg(repo_root().join("infra/moto_server.py"))
             .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -131,6 +131,13 @@ fn the_check_notices_a_change_on_one_side() {
     let t: Value = serde_yaml::from_str(&redrive_changed).unwrap();
     assert_ne!(queue_from_template(&t), queue_spec());
 
+    let gsi_changed = original.replace("IndexName: timeline", "IndexName: user-timeline");
+    let t: Value = serde_yaml::from_str(&gsi_changed).unwrap();
+    assert_ne!(table_from_template(&t), local_table());
+    let projection_changed = original.replace("entity_id, expires_at]", "entity_id]");
+    let t: Value = serde_yaml::from_str(&projection_changed).unwrap();
+    assert_ne!(table_from_template(&t), local_table());
+
     let key_changed = original.replacen("KeyType: RANGE", "KeyType: HASH", 1);
     let t: Value = serde_yaml::from_str(&key_changed).unwrap();
     assert_ne!(table_from_template(&t), local_table());

@@ -4,10 +4,15 @@
 
 pub mod clients;
 pub mod dynamo_projects;
+pub mod dynamo_reads;
+pub mod dynamo_store;
 pub mod provision;
 pub mod sqs_queue;
 pub mod telemetry;
+pub mod write_meter;
 
 pub use clients::AwsClients;
 pub use dynamo_projects::DynamoProjects;
+pub use dynamo_reads::DynamoReader;
+pub use dynamo_store::DynamoStore;
 pub use sqs_queue::SqsEventQueue;

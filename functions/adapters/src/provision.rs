@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use pulse_core::keys::{PK, SK, TTL_ATTRIBUTE};
+use pulse_core::keys::{GSI1_PK, GSI1_SK, PK, SK, TIMELINE_INDEX, TTL_ATTRIBUTE};
 use std::time::Duration;
 
 /// The table's shape, as both this module and template.yaml must declare it.
@@ -45,8 +45,29 @@ pub struct QueueSpec {
 pub fn table_spec() -> TableSpec {
     TableSpec {
         key_schema: vec![(PK.into(), "HASH".into()), (SK.into(), "RANGE".into())],
-        attributes: vec![(PK.into(), "S".into()), (SK.into(), "S".into())],
-        global_indexes: vec![],
+        attributes: vec![
+            (PK.into(), "S".into()),
+            (SK.into(), "S".into()),
+            (GSI1_PK.into(), "S".into()),
+            (GSI1_SK.into(), "S".into()),
+        ],
+        // Only event items carry gsi1pk, so the index holds events alone; it
+        // projects what timeline filters read (the event body stays in the table).
+        global_indexes: vec![IndexSpec {
+            name: TIMELINE_INDEX.into(),
+            key_schema: vec![
+                (GSI1_PK.into(), "HASH".into()),
+                (GSI1_SK.into(), "RANGE".into()),
+            ],
+            projection: ("INCLUDE".into(), {
+                let mut attrs: Vec<String> = crate::dynamo_store::TIMELINE_PROJECTION
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect();
+                attrs.sort();
+                attrs
+            }),
+        }],
         ttl_attribute: TTL_ATTRIBUTE.into(),
     }
 }
@@ -267,4 +288,22 @@ async fn create_queues(
     let url = main.queue_url().unwrap_or_default().to_owned();
     tracing::info!(queue = %url, dlq = %dlq_url, "queues ready");
     Ok((url, dlq_url))
+}
+
+/// The consumer's SQS event source, as template.yaml declares it
+/// (`BatchSize`, `MaximumBatchingWindowInSeconds`); the dev gateway polls
+/// with the same settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSourceSpec {
+    pub batch_size: u32,
+    pub batching_window_secs: u32,
+    pub report_batch_item_failures: bool,
+}
+
+pub fn event_source_spec() -> EventSourceSpec {
+    EventSourceSpec {
+        batch_size: 100,
+        batching_window_secs: 1,
+        report_batch_item_failures: true,
+    }
 }

@@ -3,6 +3,7 @@
 //! to responses. Storage and queueing are reached through the ports in
 //! [`ports`], implemented by `pulse-adapters`.
 
+pub mod consume;
 pub mod envelope;
 pub mod error;
 pub mod event;
@@ -11,6 +12,7 @@ pub mod keys;
 pub mod limits;
 pub mod ports;
 pub mod project;
+pub mod rollup;
 pub mod segment;
 pub mod time;
 pub mod user_agent;

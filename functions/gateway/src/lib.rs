@@ -3,6 +3,7 @@
 //! and (with the consumer) polls SQS as an event source mapping would.
 
 pub mod apigw;
+pub mod event_source;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -12,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use lambda_http::Body as LambdaBody;
 use pulse_adapters::provision::{self, Provisioned, StackNames};
 use pulse_adapters::{AwsClients, DynamoProjects};
+use pulse_consumer::{ConsumerConfig, ConsumerHandler};
 use pulse_core::project::{NewProject, Project};
 use pulse_ingest::{Cors, IngestConfig, IngestHandler};
 use std::net::SocketAddr;
@@ -184,6 +186,8 @@ pub struct DevStack {
     pub provisioned: Provisioned,
     pub demo: Project,
     pub gateway: Arc<Gateway>,
+    /// Poll it with `run()` (as `make dev` does) or `poll_once()` (tests).
+    pub event_source: event_source::EventSourceMapping,
 }
 
 /// Provisions the table and queues, makes sure the `demo` project exists with
@@ -212,9 +216,26 @@ pub async fn start_dev_stack(
         },
     );
     let gateway = Arc::new(Gateway::new(ingest, opts.static_root.clone()));
+    let consumer = ConsumerHandler::new(
+        clients,
+        &ConsumerConfig {
+            table_name: provisioned.table.clone(),
+        },
+    );
+    let spec = provision::event_source_spec();
+    let event_source = event_source::EventSourceMapping {
+        sqs: clients.sqs.clone(),
+        queue_url: provisioned.queue_url.clone(),
+        batch_size: spec.batch_size as usize,
+        batching_window: Duration::from_secs(spec.batching_window_secs.into()),
+        visibility_timeout: None,
+        wait_seconds: 20,
+        handler: Arc::new(consumer),
+    };
     Ok(DevStack {
         provisioned,
         demo,
         gateway,
+        event_source,
     })
 }

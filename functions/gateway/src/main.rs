@@ -64,6 +64,7 @@ async fn run() -> Result<(), String> {
     println!();
     tokio::select! {
         _ = stack.gateway.clone().serve(listener) => Ok(()),
+        _ = stack.event_source.run() => Ok(()),
         _ = tokio::signal::ctrl_c() => {
             println!("pulse-gateway: stopping");
             Ok(())

@@ -1,0 +1,305 @@
+//! Read paths over the table. Every read drops items whose TTL has passed:
+//! DynamoDB deletes expired items only within days (moto never does).
+
+use crate::dynamo_store::Item;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use pulse_core::consume::{PageRef, StoreError};
+use pulse_core::keys::{self, GSI1_PK, GSI1_SK, PK, SK, TIMELINE_INDEX, TTL_ATTRIBUTE};
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Clone)]
+pub struct DynamoReader {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+fn err<E: std::error::Error + 'static>(e: E) -> StoreError {
+    StoreError(DisplayErrorContext(e).to_string())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn live(item: &Item, now_secs: i64) -> bool {
+    item.get(TTL_ATTRIBUTE)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .is_none_or(|exp| exp > now_secs)
+}
+
+fn now_secs() -> i64 {
+    pulse_core::time::now_millis() / 1000
+}
+
+impl DynamoReader {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The stored event JSON, unless absent or expired.
+    pub async fn get_event(
+        &self,
+        project: &str,
+        event_id: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::event_pk(project, event_id)))
+            .key(SK, s(keys::EVENT_SK))
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(out
+            .item()
+            .filter(|i| live(i, now_secs()))
+            .and_then(event_json))
+    }
+
+    /// Events by key, in the given order, skipping missing and expired ones.
+    pub async fn get_events(
+        &self,
+        project: &str,
+        event_ids: &[String],
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let now = now_secs();
+        let mut by_id: HashMap<String, serde_json::Value> = HashMap::new();
+        for chunk in event_ids.chunks(100) {
+            let mut wanted: Vec<Item> = chunk
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .map(|id| {
+                    HashMap::from([
+                        (PK.to_owned(), s(keys::event_pk(project, id))),
+                        (SK.to_owned(), s(keys::EVENT_SK)),
+                    ])
+                })
+                .collect();
+            while !wanted.is_empty() {
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(wanted))
+                    .build()
+                    .map_err(err)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .send()
+                    .await
+                    .map_err(err)?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(v) = live(item, now).then(|| event_json(item)).flatten() {
+                        if let Some(id) = v["event_id"].as_str() {
+                            by_id.insert(id.to_owned(), v);
+                        }
+                    }
+                }
+                wanted = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+        }
+        Ok(event_ids
+            .iter()
+            .filter_map(|id| by_id.get(id).cloned())
+            .collect())
+    }
+
+    /// A user's events, newest first (`user_key` as in `keys::user_key`).
+    pub async fn user_timeline(
+        &self,
+        project: &str,
+        user_key: &str,
+        limit: i32,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(TIMELINE_INDEX)
+            .key_condition_expression("#pk = :pk")
+            .filter_expression("attribute_not_exists(expires_at) OR expires_at > :now")
+            .expression_attribute_names("#pk", GSI1_PK)
+            .expression_attribute_values(":pk", s(keys::timeline_pk(project, user_key)))
+            .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(err)?;
+        let ids: Vec<String> = out
+            .items()
+            .iter()
+            .filter_map(|i| i.get(GSI1_SK).and_then(|v| v.as_s().ok()))
+            .filter_map(|sk| sk.split_once('#').map(|(_, id)| id.to_owned()))
+            .collect();
+        self.get_events(project, &ids).await
+    }
+
+    /// The time-index refs of one hour (all shards), live ones only.
+    pub async fn hour_refs(&self, project: &str, hour: &str) -> Result<Vec<PageRef>, StoreError> {
+        let now = now_secs();
+        let mut refs = Vec::new();
+        for shard in 0..keys::PAGE_SHARDS {
+            for item in self.query_all(&keys::page_pk(project, hour, shard)).await? {
+                let Some(json) = item.get("refs").and_then(|v| v.as_s().ok()) else {
+                    continue;
+                };
+                let retention = item
+                    .get("retention_days")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok());
+                let page: Vec<PageRef> =
+                    serde_json::from_str(json).map_err(|e| StoreError(format!("bad page: {e}")))?;
+                refs.extend(
+                    page.into_iter()
+                        .filter(|r| retention.is_none_or(|days| r.ts / 1000 + days * 86_400 > now)),
+                );
+            }
+        }
+        refs.sort_by(|a, b| b.ts.cmp(&a.ts).then_with(|| b.id.cmp(&a.id)));
+        Ok(refs)
+    }
+
+    /// Day counters summed over the rollup shards, for `from..=to` (days).
+    pub async fn day_rollups(
+        &self,
+        project: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<BTreeMap<String, BTreeMap<String, u64>>, StoreError> {
+        self.rollups(project, from, to, keys::day_rollup_pk).await
+    }
+
+    /// Hour counters (`YYYY-MM-DDTHH` keys) summed over shards.
+    pub async fn hour_rollups(
+        &self,
+        project: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<BTreeMap<String, BTreeMap<String, u64>>, StoreError> {
+        self.rollups(project, from, to, keys::hour_rollup_pk).await
+    }
+
+    async fn rollups(
+        &self,
+        project: &str,
+        from: &str,
+        to: &str,
+        pk_of: fn(&str, u32) -> String,
+    ) -> Result<BTreeMap<String, BTreeMap<String, u64>>, StoreError> {
+        let now = now_secs();
+        let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for shard in 0..keys::ROLLUP_SHARDS {
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                    .expression_attribute_values(":pk", s(pk_of(project, shard)))
+                    .expression_attribute_values(":from", s(from))
+                    .expression_attribute_values(":to", s(format!("{to}\u{10FFFF}")))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(err)?;
+                for item in page.items().iter().filter(|i| live(i, now)) {
+                    let key = item
+                        .get(SK)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default();
+                    let counters = out.entry(key).or_default();
+                    for (name, v) in item {
+                        if [PK, SK, TTL_ATTRIBUTE].contains(&name.as_str()) {
+                            continue;
+                        }
+                        if let Some(n) = v.as_n().ok().and_then(|n| n.parse::<u64>().ok()) {
+                            *counters.entry(name.clone()).or_default() += n;
+                        }
+                    }
+                }
+                start = page.last_evaluated_key().cloned();
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every (user key, events) of a day, summed over shards.
+    pub async fn user_days(
+        &self,
+        project: &str,
+        day: &str,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        let now = now_secs();
+        let mut out = BTreeMap::new();
+        for shard in 0..keys::USER_DAY_SHARDS {
+            for item in self
+                .query_all(&keys::user_day_pk(project, day, shard))
+                .await?
+                .iter()
+                .filter(|i| live(i, now))
+            {
+                let user = item
+                    .get(SK)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                let n = item
+                    .get("events")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                out.insert(user, n);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn query_all(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(err)?;
+            items.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+fn event_json(item: &Item) -> Option<serde_json::Value> {
+    item.get("e")
+        .and_then(|v| v.as_s().ok())
+        .and_then(|s| serde_json::from_str(s).ok())
+}
