@@ -8,10 +8,20 @@ let state = 'idle'; // idle | loading | ready | failed
 let loading = null;
 let pending = [];
 let broken = false;
+let memory = null;
+let onError = null;
+
+function say(level, msg, detail) {
+  try { console[level]('[pulse] ' + msg, detail === undefined ? '' : detail); } catch (e) { /* console gone */ }
+}
 
 function report(msg, err) {
-  try { console.error('[pulse] ' + msg, err === undefined ? '' : err); } catch (e) { /* console gone */ }
+  say('error', msg, err);
 }
+
+// Commands of the wasm export pulse_do (see src/lib.rs): 0 flush, 1 queue
+// size, 2 opt out, 3 opt in, 4 reset, 5 timer, 6 online, 7 hide, 8 another tab
+// opted out, 9 route change.
 
 // Runs a wasm export; once the module has trapped its state cannot be trusted,
 // so it is switched off with one message instead of failing on every call.
@@ -71,6 +81,190 @@ function trackArgs(type, opts) {
     extra && JSON.stringify(extra), !!o.immediate];
 }
 
+function parse(text) {
+  try { return JSON.parse(text); } catch (e) { return undefined; }
+}
+
+// Reports to the console and to the `onError` option.
+function refused(msg, detail) {
+  say('warn', msg, detail);
+  if (onError) {
+    try { onError(detail); } catch (err) { report('onError threw', err); }
+  }
+}
+
+// The answer to a request: the tracker decides what it means, the front
+// reports what the server refused (the whole request, or single events).
+function answered(status, text, retryAfter) {
+  const n = run('pulse_response', [status, retryAfter], -1);
+  if (n === -2 && text.indexOf('"rejected"') >= 0) {
+    const rejected = (parse(text) || {}).rejected;
+    for (const item of Array.isArray(rejected) ? rejected : []) {
+      refused('event rejected by the server',
+        { code: 'rejected', message: item && item.error, status: 200, eventId: item && item.event_id, index: item && item.index });
+    }
+  } else if (n >= 0) {
+    const error = (parse(text) || {}).error || {};
+    refused('events dropped: the server refused them',
+      { code: error.code, message: error.message, status, events: n });
+  }
+}
+
+// What the tracker (wasm) asks of the browser: see src/browser.rs.
+function makeHost(opts) {
+  return {
+    post(url, body, keepalive) {
+      localStorage.setItem('dbg:' + Date.now() + Math.random(), 'post keepalive=' + keepalive + ' online=' + navigator.onLine + ' n=' + (body.match(/event_id/g) || []).length);
+      const headers = { 'content-type': 'text/plain;charset=UTF-8' };
+      fetch(url, { method: 'POST', body, keepalive, credentials: 'omit', headers })
+        .then((r) => {
+          const ra = r.headers.get('retry-after') || '';
+          return r.text().then((t) => answered(r.status, t, ra), () => answered(r.status, '', ra));
+        }, () => answered(0, '', ''));
+    },
+    beacon(url, body) {
+      let r; try { r = navigator.sendBeacon(url, body); } catch (e) { r = 'threw ' + e; }
+      localStorage.setItem('dbg:' + Date.now() + Math.random(), 'beacon online=' + navigator.onLine + ' r=' + r + ' n=' + (body.match(/event_id/g) || []).length);
+      return r === true ? 1 : r === false ? 0 : 2;
+      try {
+        if (typeof navigator.sendBeacon != 'function') return 2;
+        return navigator.sendBeacon(url, body) ? 1 : 0;
+      } catch (e) { return 2; }
+    },
+    timer: (kind, ms) => setTimeout(() => run('pulse_do', [5, kind]), ms),
+    clear: (id) => clearTimeout(id),
+    page: () => [location.href, location.pathname, document.title, document.referrer]
+      .map((v) => String(v || '').replace(/\n/g, ' ')).join('\n'),
+    online: () => navigator.onLine !== false,
+    fill(buf) {
+      try { crypto.getRandomValues(buf); } catch (e) {
+        for (let i = 0; i < buf.length; i++) buf[i] = Math.random() * 256;
+      }
+    },
+    storage() {
+      try { return localStorage; } catch (e) { return undefined; }
+    },
+    quota: (e) => !!e && (e.name == 'QuotaExceededError' || e.code == 22),
+    log: say,
+    hook(json) {
+      let result;
+      try {
+        result = opts.beforeSend(JSON.parse(json));
+      } catch (err) {
+        report('beforeSend threw', err);
+        return json;
+      }
+      if (result === null || result === undefined || result === false) return undefined;
+      try {
+        const s = JSON.stringify(result);
+        return typeof s == 'string' ? s : undefined;
+      } catch (e) { return undefined; }
+    },
+  };
+}
+
+const num = (v) => (typeof v == 'number' ? v : NaN);
+const flag = (v, dflt) => (typeof v == 'boolean' ? v : dflt);
+
+// The browser part of every event's context, and why tracking is off (a bot,
+// Do Not Track), if it is.
+function environment(opts) {
+  const n = navigator;
+  const ua = String(n.userAgent || '');
+  let tz = '';
+  try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { /* no Intl */ }
+  const s = typeof screen == 'object' && screen ? screen : {};
+  const has = (re) => re.test(ua);
+  const device = has(/ipad|tablet|kindle|silk\//i) || (has(/android/i) && !has(/mobile/i))
+    || (has(/macintosh/i) && n.maxTouchPoints > 1) ? 'tablet'
+    : has(/mobi|iphone|ipod|android/i) ? 'mobile' : 'desktop';
+  const env = JSON.stringify({ user_agent: ua, device_type: device, locale: String(n.language || ''),
+    timezone: tz, screen: { width: s.width > 0 ? s.width : 0, height: s.height > 0 ? s.height : 0 } });
+  const dnt = n.doNotTrack == '1' || n.doNotTrack == 'yes' || window.doNotTrack == '1';
+  const disabled = flag(opts.skipBots, true) && (n.webdriver || has(/bot|crawl|spider|slurp|headlesschrome|lighthouse|phantomjs/i))
+    ? 'bot or automated browser detected (set skipBots: false to track anyway)'
+    : flag(opts.respectDoNotTrack, false) && dnt ? 'Do Not Track is on' : undefined;
+  return [env, disabled];
+}
+
+// Each tab holds the Web Lock `pulse:tab:<id>` while it lives. A tab that
+// finds another tab's queue in storage waits for that tab's lock: it is
+// granted only when that tab is gone, to exactly one waiter, which then hands
+// the orphaned batches to the tracker and keeps the lock so no one else does.
+function tabs(tab) {
+  const TAB = 'pulse:tab:';
+  const watched = new Set([tab]);
+  const locks = navigator.locks && navigator.locks.request ? navigator.locks : null;
+  const safe = (f) => (...a) => { try { f(...a); } catch (err) { report('storage', err); } };
+  const keys = (prefix) => {
+    const out = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k && k.startsWith(prefix)) out.push(k);
+    }
+    return out;
+  };
+  const hold = (name, f) => locks.request(name, () => { f(); return new Promise(() => {}); }).catch(() => {});
+  const adopt = safe((id) => {
+    const prefix = 'pulse:q:' + id + ':';
+    const parts = [];
+    keys(prefix).map((k) => [k.slice(prefix.length), k]).filter(([n]) => /^\d{1,18}$/.test(n))
+      .sort((a, b) => a[0] - b[0]).forEach(([, k]) => {
+        const text = localStorage.getItem(k);
+        if (text !== null) parts.push(k, text);
+      });
+    localStorage.removeItem(TAB + id);
+    if (parts.length) run('pulse_adopt', [parts.join('\x01')]);
+  });
+  const watch = (id) => {
+    if (!id || watched.has(id)) return;
+    watched.add(id);
+    // No Web Locks: assume one tab at a time and take the queue now.
+    if (locks) hold(TAB + id, () => adopt(id)); else adopt(id);
+  };
+  const scan = safe(() => {
+    for (const k of keys('pulse:')) {
+      watch(k.startsWith(TAB) ? k.slice(TAB.length) : k.startsWith('pulse:q:') ? k.slice(8).split(':')[0] : '');
+    }
+  });
+  if (locks) hold(TAB + tab, safe(() => { localStorage.setItem(TAB + tab, '1'); scan(); })); else scan();
+  return [scan, watch];
+}
+
+
+function start(opts) {
+  onError = typeof opts.onError == 'function' ? opts.onError : null;
+  const flags = (flag(opts.trackPageViews, true) ? 1 : 0) | (flag(opts.optOutByDefault, false) ? 2 : 0)
+    | (typeof opts.beforeSend == 'function' ? 16 : 0) | (flag(opts.debug, false) ? 32 : 0);
+  const text = (v) => (typeof v == 'string' ? v : undefined);
+  const [env, disabled] = environment(opts);
+  if (disabled) say('info', 'tracking disabled: ' + disabled);
+  const tab = run('pulse_init', [makeHost(opts), text(opts.endpoint), text(opts.writeKey), num(opts.batchSize),
+    num(opts.flushIntervalMs), num(opts.maxQueueEvents), num(opts.maxQueueBytes), text(opts.environment), flags,
+    env, disabled], '');
+  if (!tab) return false;
+  const [scan, watch] = tabs(tab);
+  addEventListener('online', () => { scan(); run('pulse_do', [6, 0]); });
+  addEventListener('pagehide', () => run('pulse_do', [7, 1]));
+  document.addEventListener('visibilitychange', () => run('pulse_do', [7, document.visibilityState == 'hidden' ? 1 : 0]));
+  addEventListener('storage', (e) => {
+    const k = e.key || '';
+    if (k.startsWith('pulse:tab:')) {
+      if (e.newValue !== null) watch(k.slice(10));
+    } else if (k == 'pulse:optout') {
+      run('pulse_do', [8, e.newValue == '1' ? 1 : 0]);
+    }
+  });
+  const route = () => run('pulse_do', [9, 0]);
+  for (const m of ['pushState', 'replaceState']) {
+    const orig = history[m];
+    history[m] = function () { const r = orig.apply(this, arguments); route(); return r; };
+  }
+  addEventListener('popstate', route);
+  addEventListener('hashchange', route);
+  return true;
+}
+
 function isCspError(err) {
   const text = String(err && (err.message || err));
   return /unsafe-eval|Content Security Policy|CSP/i.test(text);
@@ -87,7 +281,7 @@ export function init(options) {
   loading = (async () => {
     try {
       const url = opts.wasmUrl || new URL('./pulse_bg.wasm', import.meta.url);
-      await loadWasm({ module_or_path: url });
+      memory = (await loadWasm({ module_or_path: url })).memory;
     } catch (err) {
       state = 'failed';
       pending = [];
@@ -99,7 +293,12 @@ export function init(options) {
       }
       return false;
     }
-    const ok = run('pulse_init', [opts], false);
+    let ok = false;
+    try {
+      ok = start(opts);
+    } catch (err) {
+      report('could not start the tracker; tracking is off', err);
+    }
     state = ok ? 'ready' : 'failed';
     const queued = pending;
     pending = [];
@@ -191,9 +390,9 @@ export async function flush(timeoutMs = 5000) {
   try {
     if (loading) await loading;
     if (state !== 'ready') return false;
-    run('pulse_flush', []);
+    run('pulse_do', [0, 0]);
     const until = Date.now() + timeoutMs;
-    while (run('pulse_queue_size', [], 0) > 0) {
+    while (run('pulse_do', [1, 0], 0) > 0) {
       if (Date.now() > until) return false;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -207,28 +406,29 @@ export async function flush(timeoutMs = 5000) {
 /** Events waiting to be sent (including those in flight). */
 export function queueSize() {
   if (state !== 'ready') return pending.length;
-  return run('pulse_queue_size', [], 0);
+  return run('pulse_do', [1, 0], 0);
 }
 
 /** Counters and ids, for debugging: queued, dropped, inFlight, sessionId, … */
 export function stats() {
   if (state !== 'ready') return { queued: pending.length, state };
-  return Object.assign({ state }, run('pulse_stats', [], {}));
+  return Object.assign({ state }, parse(run('pulse_stats', [], '{}')),
+    { wasmMemoryBytes: memory && memory.buffer.byteLength });
 }
 
 /** Stops tracking on this browser (remembered) and discards unsent events. */
 export function optOut() {
-  try { call('pulse_opt_out', []); } catch (err) { report('optOut failed', err); }
+  try { call('pulse_do', [2, 0]); } catch (err) { report('optOut failed', err); }
 }
 
 /** Resumes tracking on this browser (remembered). */
 export function optIn() {
-  try { call('pulse_opt_in', []); } catch (err) { report('optIn failed', err); }
+  try { call('pulse_do', [3, 0]); } catch (err) { report('optIn failed', err); }
 }
 
 /** Forgets the user: new anonymous id, new session, no user id (e.g. on logout). */
 export function reset() {
-  try { call('pulse_reset', []); } catch (err) { report('reset failed', err); }
+  try { call('pulse_do', [4, 0]); } catch (err) { report('reset failed', err); }
 }
 
 export default { init, track, page, identify, timed, trackBatch, flush, queueSize, stats, optOut, optIn, reset };

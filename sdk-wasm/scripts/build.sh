@@ -21,11 +21,19 @@ rm -rf "$WORK" && mkdir -p "$WORK/glue"
 "$BINDGEN_BIN/wasm-bindgen" --target web --no-typescript --out-dir "$WORK/glue" --out-name pulse_glue \
   "$TARGET_DIR/wasm32-unknown-unknown/release/pulse_tracker.wasm"
 
+# Short import names in the .wasm and the glue (they are in both, hashed).
+node "$SDK/scripts/short-imports.mjs" "$WORK/glue/pulse_glue_bg.wasm" "$WORK/glue/pulse_glue.js"
+
 log "sdk: wasm-opt -Oz"
-# The release profile strips the target-features section, so name the features Rust emits.
-"$NODE_MODULES/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+# Name the features Rust emits (the target-features section is stripped from
+# the output). Memory below 1 KiB is never used (the stack is at the start of
+# memory and grows down from 1 MiB) and a fresh memory is zero-filled: both let
+# wasm-opt fold more constants. --converge repeats -Oz while it still shrinks.
+"$NODE_MODULES/.bin/wasm-opt" -Oz --converge --low-memory-unused --zero-filled-memory \
+  --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  --strip-debug --strip-producers "$WORK/glue/pulse_glue_bg.wasm" -o "$WORK/pulse_bg.wasm"
+  --strip-debug --strip-producers --strip-target-features \
+  "$WORK/glue/pulse_glue_bg.wasm" -o "$WORK/pulse_bg.wasm"
 
 log "sdk: bundling and minifying the JS"
 cp "$SDK/js/pulse.js" "$WORK/pulse.js"

@@ -38,5 +38,5 @@ pub fn delay_ms(attempt: u32, random: u16, retry_after_ms: Option<u64>) -> u64 {
 
 /// Retry-After in delta-seconds form (`"120"`); HTTP dates are parsed by the caller.
 pub fn retry_after_seconds_ms(value: &str) -> Option<u64> {
-    crate::json::parse_uint(value.trim()).map(|s| s.saturating_mul(1000))
+    crate::json::parse_uint(crate::json::trim_ascii(value)).map(|s| s.saturating_mul(1000))
 }

@@ -2,30 +2,45 @@
 use crate::json::push_hex;
 use alloc::string::String;
 
-/// Random bytes drawn from `crypto.getRandomValues` in blocks, so one event
-/// costs no call into JS for randomness.
-pub struct RandomPool {
-    bytes: [u8; 256],
-    used: usize,
-    fill: fn(&mut [u8]),
+/// Where random bytes come from (`crypto.getRandomValues` in the tracker).
+/// A type, not a function pointer, so the call is direct: an indirect call
+/// would keep the wasm function table, and everything in it, alive.
+pub trait Fill {
+    fn fill(buf: &mut [u8]);
 }
 
-impl RandomPool {
-    pub fn new(fill: fn(&mut [u8])) -> Self {
+/// Random bytes drawn in blocks, so one event costs no call into JS for
+/// randomness.
+pub struct RandomPool<F: Fill> {
+    bytes: [u8; 256],
+    used: usize,
+    fill: core::marker::PhantomData<F>,
+}
+
+impl<F: Fill> Default for RandomPool<F> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<F: Fill> RandomPool<F> {
+    pub fn new() -> Self {
         RandomPool {
             bytes: [0; 256],
             used: 256,
-            fill,
+            fill: core::marker::PhantomData,
         }
     }
 
     pub fn take<const N: usize>(&mut self) -> [u8; N] {
         if self.used + N > self.bytes.len() {
-            (self.fill)(&mut self.bytes);
+            F::fill(&mut self.bytes);
             self.used = 0;
         }
         let mut out = [0u8; N];
-        out.copy_from_slice(&self.bytes[self.used..self.used + N]);
+        for (o, b) in out.iter_mut().zip(self.bytes.iter().skip(self.used)) {
+            *o = *b;
+        }
         self.used += N;
         out
     }
@@ -59,7 +74,7 @@ impl UuidV7 {
         }
     }
 
-    pub fn bytes(&mut self, now_ms: u64, pool: &mut RandomPool) -> [u8; 16] {
+    pub fn bytes<F: Fill>(&mut self, now_ms: u64, pool: &mut RandomPool<F>) -> [u8; 16] {
         let rand = pool.take::<10>();
         let mut ms = now_ms.max(self.last_ms);
         if ms == self.last_ms {
@@ -75,19 +90,23 @@ impl UuidV7 {
         }
         self.last_ms = ms;
         let mut b = [0u8; 16];
-        b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+        for (o, m) in b.iter_mut().zip(ms.to_be_bytes().iter().skip(2)) {
+            *o = *m;
+        }
         b[6] = 0x70 | (self.counter >> 8) as u8;
         b[7] = self.counter as u8;
-        b[8..].copy_from_slice(&rand[2..]);
+        for (o, r) in b.iter_mut().skip(8).zip(rand.iter().skip(2)) {
+            *o = *r;
+        }
         b[8] = 0x80 | (b[8] & 0x3f);
         b
     }
 
-    pub fn push(&mut self, out: &mut String, now_ms: u64, pool: &mut RandomPool) {
+    pub fn push<F: Fill>(&mut self, out: &mut String, now_ms: u64, pool: &mut RandomPool<F>) {
         push_uuid(out, &self.bytes(now_ms, pool));
     }
 
-    pub fn string(&mut self, now_ms: u64, pool: &mut RandomPool) -> String {
+    pub fn string<F: Fill>(&mut self, now_ms: u64, pool: &mut RandomPool<F>) -> String {
         let mut s = String::with_capacity(36);
         self.push(&mut s, now_ms, pool);
         s

@@ -4,9 +4,9 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 extern crate alloc;
 
-#[cfg(not(feature = "std"))]
+#[cfg(all(not(feature = "std"), target_arch = "wasm32"))]
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: heap::Heap = heap::Heap::new();
 
 /// A panic is a bug: stop (the JS front catches the trap and switches the
 /// tracker off) without std's message formatting.
@@ -17,6 +17,8 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 }
 
 pub mod backoff;
+#[cfg(target_arch = "wasm32")]
+pub mod heap;
 pub mod browser;
 pub mod ids;
 pub mod json;
@@ -26,12 +28,40 @@ pub mod time;
 pub mod tracker;
 
 use alloc::string::String;
-use tracker::{with, EventInput};
+use tracker::{with, EventInput, Options, Tracker};
 use wasm_bindgen::prelude::*;
 
+/// Starts the tracker and gives this tab's id ("" if it cannot start). The JS
+/// front reads the options object: numbers not given arrive as NaN, booleans
+/// as `tracker::OPT_*` flags.
 #[wasm_bindgen]
-pub fn pulse_init(options: JsValue) -> bool {
-    tracker::init(&options)
+#[allow(clippy::too_many_arguments)]
+pub fn pulse_init(
+    host: browser::Host,
+    endpoint: Option<String>,
+    write_key: Option<String>,
+    batch_size: f64,
+    flush_interval_ms: f64,
+    max_queue_events: f64,
+    max_queue_bytes: f64,
+    environment: Option<String>,
+    flags: u32,
+    env_json: String,
+    disabled: Option<String>,
+) -> String {
+    browser::set_host(host);
+    tracker::init(Options {
+        endpoint,
+        write_key,
+        batch_size,
+        flush_interval_ms,
+        max_queue_events,
+        max_queue_bytes,
+        environment,
+        flags,
+        env_json,
+        disabled,
+    })
 }
 
 /// `duration_ms` < 0 means none. Property and extra-field objects arrive as
@@ -74,32 +104,76 @@ pub fn pulse_identify(user_id: &str, traits_json: Option<String>) -> bool {
     )
 }
 
+/// Counters and ids as JSON.
 #[wasm_bindgen]
-pub fn pulse_flush() {
-    with(tracker::Tracker::flush);
+pub fn pulse_stats() -> String {
+    with(|t| t.stats()).unwrap_or_default()
 }
 
+// ---- what the browser reports back (wired by the JS front) ------------------
+
+/// The answer to `Host::post`: status 0 for a network error. See
+/// `Tracker::on_response` for the result.
 #[wasm_bindgen]
-pub fn pulse_queue_size() -> u32 {
-    with(|t| t.queue_size() as u32).unwrap_or(0)
+pub fn pulse_response(status: u16, retry_after: &str) -> i32 {
+    with(|t| t.on_response(status, retry_after)).unwrap_or(tracker::RESPONSE_NONE)
 }
 
+/// Batches of a closed tab (see `Tracker::adopt`).
 #[wasm_bindgen]
-pub fn pulse_opt_out() {
-    with(tracker::Tracker::opt_out);
+pub fn pulse_adopt(data: &str) {
+    with(|t| t.adopt(data));
 }
 
+/// The commands without strings, as one export (each export costs glue):
+/// see the `DO_*` constants. Gives the queue size for `DO_QUEUE_SIZE`, whether
+/// a page view was recorded for `DO_ROUTE`, else 0.
 #[wasm_bindgen]
-pub fn pulse_opt_in() {
-    with(tracker::Tracker::opt_in);
+pub fn pulse_do(op: u32, arg: u32) -> u32 {
+    match op {
+        DO_FLUSH => {
+            with(Tracker::flush);
+        }
+        DO_QUEUE_SIZE => return with(|t| t.queue_size() as u32).unwrap_or(0),
+        DO_OPT_OUT => {
+            with(Tracker::opt_out);
+        }
+        DO_OPT_IN => {
+            with(Tracker::opt_in);
+        }
+        DO_RESET => {
+            with(Tracker::reset);
+        }
+        DO_TIMER => {
+            with(|t| t.on_timer(arg));
+        }
+        DO_ONLINE => {
+            with(Tracker::on_online);
+        }
+        // pagehide (arg 1) and visibilitychange (1 when hidden).
+        DO_HIDE => {
+            with(|t| if arg != 0 { t.on_hide() } else { t.pump() });
+        }
+        // Another tab opted out (1) or in.
+        DO_OPTED_OUT => {
+            with(|t| t.on_opt_out_changed(arg != 0));
+        }
+        // A history-API navigation, popstate or hashchange.
+        DO_ROUTE => {
+            return tracker::submit(with(Tracker::route_change_event).flatten(), false) as u32;
+        }
+        _ => {}
+    }
+    0
 }
 
-#[wasm_bindgen]
-pub fn pulse_reset() {
-    with(tracker::Tracker::reset);
-}
-
-#[wasm_bindgen]
-pub fn pulse_stats() -> JsValue {
-    with(|t| t.stats()).unwrap_or(JsValue::NULL)
-}
+pub const DO_FLUSH: u32 = 0;
+pub const DO_QUEUE_SIZE: u32 = 1;
+pub const DO_OPT_OUT: u32 = 2;
+pub const DO_OPT_IN: u32 = 3;
+pub const DO_RESET: u32 = 4;
+pub const DO_TIMER: u32 = 5;
+pub const DO_ONLINE: u32 = 6;
+pub const DO_HIDE: u32 = 7;
+pub const DO_OPTED_OUT: u32 = 8;
+pub const DO_ROUTE: u32 = 9;

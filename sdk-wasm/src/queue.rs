@@ -2,8 +2,8 @@
 //! bytes (the tracker closes them on time too), bounded in events and bytes by
 //! dropping the oldest, and the unit of both persistence (one storage key per
 //! batch) and delivery (a request carries one or more whole batches).
+use crate::json::Append;
 use alloc::borrow::ToOwned;
-use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -24,11 +24,11 @@ pub struct QueuedEvent {
     /// With `context`: the event JSON without its closing brace.
     /// Without: the whole event JSON.
     pub head: String,
-    pub context: Option<Rc<str>>,
+    pub context: Option<Rc<String>>,
 }
 
 impl QueuedEvent {
-    pub fn new(head: String, context: Option<Rc<str>>) -> Self {
+    pub fn new(head: String, context: Option<Rc<String>>) -> Self {
         QueuedEvent { head, context }
     }
 
@@ -47,10 +47,10 @@ impl QueuedEvent {
     }
 
     pub fn write_json(&self, out: &mut String) {
-        out.push_str(&self.head);
+        out.append(&self.head);
         if let Some(c) = &self.context {
-            out.push_str(CONTEXT_KEY);
-            out.push_str(c);
+            out.append(CONTEXT_KEY);
+            out.append(c);
             out.push('}');
         }
     }
@@ -91,13 +91,13 @@ impl Batch {
     /// `e…` lines after it, `f…` is a whole event. JSON never holds a raw newline.
     pub fn serialize(&self) -> String {
         let mut out = String::with_capacity(self.wire_bytes);
-        let mut current: Option<&Rc<str>> = None;
+        let mut current: Option<&Rc<String>> = None;
         for ev in &self.events {
             match &ev.context {
                 Some(c) => {
                     if current.is_none_or(|cur| !Rc::ptr_eq(cur, c)) {
                         out.push('c');
-                        out.push_str(c);
+                        out.append(c);
                         out.push('\n');
                         current = Some(c);
                     }
@@ -105,7 +105,7 @@ impl Batch {
                 }
                 None => out.push('f'),
             }
-            out.push_str(&ev.head);
+            out.append(&ev.head);
             out.push('\n');
         }
         out
@@ -113,14 +113,16 @@ impl Batch {
 
     pub fn deserialize(text: &str) -> Vec<QueuedEvent> {
         let mut events = Vec::new();
-        let mut context: Option<Rc<str>> = None;
-        for line in text.split('\n') {
+        let mut context: Option<Rc<String>> = None;
+        for line in crate::json::fields(text, b'\n') {
+            // The first byte is an ASCII tag: the rest starts on a char boundary.
+            let rest = || crate::json::sub(line, 1, line.len()).to_owned();
             match line.as_bytes().first() {
-                Some(b'c') => context = Some(Rc::from(&line[1..])),
+                Some(b'c') => context = Some(Rc::new(rest())),
                 Some(b'e') if context.is_some() => {
-                    events.push(QueuedEvent::new(line[1..].to_owned(), context.clone()))
+                    events.push(QueuedEvent::new(rest(), context.clone()))
                 }
-                Some(b'f') => events.push(QueuedEvent::new(line[1..].to_owned(), None)),
+                Some(b'f') => events.push(QueuedEvent::new(rest(), None)),
                 _ => {}
             }
         }
@@ -149,7 +151,7 @@ impl Default for Limits {
 
 #[derive(Debug, Default)]
 pub struct Queue {
-    pub batches: VecDeque<Batch>,
+    pub batches: Vec<Batch>,
     pub limits: Limits,
     events: usize,
     bytes: usize,
@@ -198,7 +200,7 @@ impl Queue {
     /// Whether the newest batch is open and holds events (so a timer should close it).
     pub fn has_open_events(&self) -> bool {
         self.batches
-            .back()
+            .last()
             .is_some_and(|b| !b.closed && !b.in_flight && !b.events.is_empty())
     }
 
@@ -206,7 +208,7 @@ impl Queue {
     pub fn push(&mut self, ev: QueuedEvent) -> bool {
         let len = ev.wire_len();
         let mut closed = false;
-        let fits = match self.batches.back_mut() {
+        let fits = match self.batches.last_mut() {
             Some(b) if !b.closed && !b.in_flight => {
                 if b.wire_bytes + len > self.limits.batch_bytes && !b.events.is_empty() {
                     b.closed = true;
@@ -220,11 +222,11 @@ impl Queue {
         };
         if !fits {
             let b = self.new_batch();
-            self.batches.push_back(b);
+            self.batches.push(b);
         }
         self.events += 1;
         self.bytes += ev.stored_len();
-        if let Some(b) = self.batches.back_mut() {
+        if let Some(b) = self.batches.last_mut() {
             b.wire_bytes += len;
             b.events.push(ev);
             b.dirty = true;
@@ -240,7 +242,7 @@ impl Queue {
 
     /// Closes the open batch if it holds events; returns whether it did.
     pub fn close_open(&mut self) -> bool {
-        match self.batches.back_mut() {
+        match self.batches.last_mut() {
             Some(b) if !b.closed && !b.events.is_empty() => {
                 b.closed = true;
                 true
@@ -267,7 +269,7 @@ impl Queue {
                 self.bytes += ev.stored_len();
             }
             b.events = events;
-            self.batches.push_front(b);
+            self.batches.insert(0, b);
         }
         self.enforce_bounds();
     }
@@ -282,8 +284,12 @@ impl Queue {
             else {
                 break;
             };
-            let b = &mut self.batches[i];
-            let ev = b.events.remove(0);
+            let Some(b) = self.batches.get_mut(i) else {
+                break;
+            };
+            let Some(ev) = remove_at(&mut b.events, 0) else {
+                break;
+            };
             b.wire_bytes -= ev.wire_len();
             b.dirty = true;
             self.events -= 1;
@@ -296,7 +302,7 @@ impl Queue {
     }
 
     fn remove_batch_at(&mut self, i: usize) {
-        if let Some(b) = self.batches.remove(i) {
+        if let Some(b) = remove_at(&mut self.batches, i) {
             self.events -= b.events.len();
             self.bytes -= b.events.iter().map(QueuedEvent::stored_len).sum::<usize>();
             if b.stored {
@@ -374,7 +380,7 @@ impl Queue {
             .iter()
             .position(|b| keys.contains(&b.key) && b.events.is_empty())
         {
-            if let Some(b) = self.batches.remove(i) {
+            if let Some(b) = remove_at(&mut self.batches, i) {
                 if b.stored {
                     self.removed_keys.push(b.name);
                 }
@@ -390,6 +396,23 @@ impl Queue {
     }
 }
 
+/// `Vec::remove` without its panic path (and its formatted message).
+fn remove_at<T>(v: &mut Vec<T>, i: usize) -> Option<T> {
+    let len = v.len();
+    if i >= len {
+        return None;
+    }
+    // SAFETY: i < len; the tail moves down one slot over the element read
+    // out, and the length shrinks by one, as `Vec::remove` does.
+    unsafe {
+        let p = v.as_mut_ptr().add(i);
+        let x = core::ptr::read(p);
+        core::ptr::copy(p.add(1), p, len - i - 1);
+        v.set_len(len - 1);
+        Some(x)
+    }
+}
+
 /// Writes a request body: `{"events":[…],"sent_at":"…","write_key":"…"}`.
 pub fn write_body<'a>(
     events: impl Iterator<Item = &'a QueuedEvent>,
@@ -397,16 +420,16 @@ pub fn write_body<'a>(
     write_key: &str,
 ) -> String {
     let mut out = String::with_capacity(MAX_REQUEST_BYTES / 4);
-    out.push_str("{\"events\":[");
+    out.append("{\"events\":[");
     for (i, ev) in events.enumerate() {
         if i > 0 {
             out.push(',');
         }
         ev.write_json(&mut out);
     }
-    out.push_str("],\"sent_at\":\"");
+    out.append("],\"sent_at\":\"");
     crate::time::push_rfc3339(&mut out, sent_at_ms);
-    out.push_str("\",\"write_key\":");
+    out.append("\",\"write_key\":");
     crate::json::push_str(&mut out, write_key);
     out.push('}');
     out

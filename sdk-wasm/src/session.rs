@@ -1,5 +1,6 @@
 //! Session rules: a session ends after 30 minutes without events or 24 hours
 //! after it started, whichever comes first. Shared by all tabs through storage.
+use crate::json::Append;
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
@@ -30,7 +31,7 @@ impl Session {
     /// `id|started|last`, the form kept in localStorage.
     pub fn encode(&self) -> String {
         let mut s = String::with_capacity(self.id.len() + 30);
-        s.push_str(&self.id);
+        s.append(&self.id);
         s.push('|');
         crate::json::push_uint(&mut s, self.started_ms, 1);
         s.push('|');
@@ -39,7 +40,7 @@ impl Session {
     }
 
     pub fn decode(s: &str) -> Option<Session> {
-        let mut parts = s.split('|');
+        let mut parts = crate::json::fields(s, b'|');
         let id = parts.next().filter(|id| !id.is_empty())?;
         let started_ms = crate::json::parse_uint(parts.next()?)?;
         let last_ms = crate::json::parse_uint(parts.next()?)?;

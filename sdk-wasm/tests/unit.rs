@@ -1,7 +1,7 @@
 //! Unit tests for the pure logic, run in headless Chromium by
 //! wasm-bindgen-test (see scripts/test.sh).
 use pulse_tracker::backoff::{classify, delay_ms, retry_after_seconds_ms, Outcome};
-use pulse_tracker::ids::{RandomPool, UuidV7};
+use pulse_tracker::ids::{Fill, RandomPool, UuidV7};
 use pulse_tracker::json;
 use pulse_tracker::queue::{write_body, Batch, Limits, Queue, QueuedEvent, MAX_REQUEST_BYTES};
 use pulse_tracker::session::{Session, IDLE_MS, MAX_AGE_MS};
@@ -11,17 +11,21 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn counting_fill(buf: &mut [u8]) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = (i as u8).wrapping_mul(37).wrapping_add(11);
+struct Counting;
+
+impl Fill for Counting {
+    fn fill(buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37).wrapping_add(11);
+        }
     }
 }
 
-fn ctx() -> Rc<str> {
-    Rc::from("{\"page\":{\"url\":\"https://x.test/\"}}")
+fn ctx() -> Rc<String> {
+    Rc::new(String::from("{\"page\":{\"url\":\"https://x.test/\"}}"))
 }
 
-fn ev(n: usize, context: &Rc<str>) -> QueuedEvent {
+fn ev(n: usize, context: &Rc<String>) -> QueuedEvent {
     let mut head = String::from("{\"event_id\":\"e");
     json::push_uint(&mut head, n as u64, 1);
     head.push('"');
@@ -103,7 +107,7 @@ fn rfc3339_matches_the_browser_for_many_instants() {
 
 #[wasm_bindgen_test]
 fn uuid_v7_has_version_variant_time_and_order() {
-    let mut pool = RandomPool::new(counting_fill);
+    let mut pool = RandomPool::<Counting>::new();
     let mut gen = UuidV7::new();
     let now = 1_767_225_600_000u64;
     let ids: Vec<String> = (0..5000)
@@ -285,7 +289,7 @@ fn partial_completion_keeps_the_rest() {
 #[wasm_bindgen_test]
 fn stored_batches_round_trip_with_shared_context() {
     let c1 = ctx();
-    let c2: Rc<str> = Rc::from("{\"page\":{\"url\":\"https://x.test/b\"}}");
+    let c2: Rc<String> = Rc::new(String::from("{\"page\":{\"url\":\"https://x.test/b\"}}"));
     let mut q = queue(10, 100);
     q.push(ev(1, &c1));
     q.push(ev(2, &c1));

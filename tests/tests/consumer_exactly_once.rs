@@ -66,7 +66,12 @@ fn event(i: usize, base: i64) -> Value {
         e["action"] = a.into();
     }
     if i.is_multiple_of(4) {
-        e["status"] = (if i.is_multiple_of(8) { "failed" } else { "success" }).into();
+        e["status"] = (if i.is_multiple_of(8) {
+            "failed"
+        } else {
+            "success"
+        })
+        .into();
     }
     if i.is_multiple_of(3) {
         e["duration_ms"] = ((i * 7) % 1000).into();

@@ -205,6 +205,17 @@ impl MessageDelta {
     }
 }
 
+/// Rollups outlive the events they count by a year.
+pub const ROLLUP_EXTRA_DAYS: i64 = 365;
+/// Message markers outlive SQS's longest retention (14 days).
+pub const MARKER_TTL_SECS: i64 = 15 * 86_400;
+
+/// TTL (epoch seconds) of a rollup for `day`.
+pub fn rollup_expires_at(day: &str, retention_days: u32) -> i64 {
+    let start = crate::time::day_start_millis(day).unwrap_or(0) / 1000;
+    start + (i64::from(retention_days) + ROLLUP_EXTRA_DAYS) * 86_400
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,15 +349,4 @@ mod tests {
         assert_eq!(markers.len(), 6);
         assert_eq!(d.clone().split(100), vec![d]);
     }
-}
-
-/// Rollups outlive the events they count by a year.
-pub const ROLLUP_EXTRA_DAYS: i64 = 365;
-/// Message markers outlive SQS's longest retention (14 days).
-pub const MARKER_TTL_SECS: i64 = 15 * 86_400;
-
-/// TTL (epoch seconds) of a rollup for `day`.
-pub fn rollup_expires_at(day: &str, retention_days: u32) -> i64 {
-    let start = crate::time::day_start_millis(day).unwrap_or(0) / 1000;
-    start + (i64::from(retention_days) + ROLLUP_EXTRA_DAYS) * 86_400
 }

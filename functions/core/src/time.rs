@@ -96,6 +96,30 @@ pub fn now_millis() -> i64 {
 
 pub const DAY_MS: i64 = 86_400_000;
 
+/// UTC day `YYYY-MM-DD` of an epoch-ms time.
+pub fn day_of(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// UTC hour `YYYY-MM-DDTHH` of an epoch-ms time.
+pub fn hour_of(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%dT%H").to_string())
+        .unwrap_or_default()
+}
+
+/// Epoch ms of the start of a `YYYY-MM-DD` day.
+pub fn day_start_millis(day: &str) -> Option<i64> {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,28 +158,4 @@ mod tests {
     fn formats_back_to_rfc3339() {
         assert_eq!(format_millis(1_795_313_201_123), "2026-11-22T02:06:41.123Z");
     }
-}
-
-/// UTC day `YYYY-MM-DD` of an epoch-ms time.
-pub fn day_of(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
-}
-
-/// UTC hour `YYYY-MM-DDTHH` of an epoch-ms time.
-pub fn hour_of(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.format("%Y-%m-%dT%H").to_string())
-        .unwrap_or_default()
-}
-
-/// Epoch ms of the start of a `YYYY-MM-DD` day.
-pub fn day_start_millis(day: &str) -> Option<i64> {
-    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp_millis())
 }
