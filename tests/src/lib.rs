@@ -2,6 +2,8 @@
 //! in `PULSE_TEST_ENDPOINT`), the dev stack on a free port, and helpers to
 //! read what reached the queue.
 
+pub mod mix;
+
 use pulse_adapters::provision::StackNames;
 use pulse_adapters::AwsClients;
 use pulse_gateway::{start_dev_stack, DevStack, DevStackOptions};

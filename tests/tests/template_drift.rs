@@ -2,7 +2,9 @@
 //! must declare the same table and queues; this test fails when one side
 //! changes alone.
 
-use pulse_adapters::provision::{queue_spec, table_spec, IndexSpec, QueueSpec, TableSpec};
+use pulse_adapters::provision::{
+    event_source_spec, queue_spec, table_spec, EventSourceSpec, IndexSpec, QueueSpec, TableSpec,
+};
 use pulse_tests::repo_root;
 use serde_yaml::Value;
 
@@ -102,6 +104,27 @@ fn queue_from_template(template: &Value) -> QueueSpec {
     }
 }
 
+/// The consumer's SQS event (the only `Type: SQS` event in the template).
+fn event_source_from_template(template: &Value) -> EventSourceSpec {
+    let functions = resources_of_type(template, "AWS::Serverless::Function");
+    let events: Vec<&Value> = functions
+        .iter()
+        .filter_map(|f| f["Properties"]["Events"].as_mapping())
+        .flat_map(|m| m.values())
+        .filter(|e| e["Type"].as_str() == Some("SQS"))
+        .collect();
+    assert_eq!(events.len(), 1, "one SQS event source");
+    let p = &events[0]["Properties"];
+    EventSourceSpec {
+        batch_size: number(&p["BatchSize"]),
+        batching_window_secs: number(&p["MaximumBatchingWindowInSeconds"]),
+        report_batch_item_failures: p["FunctionResponseTypes"].as_sequence().is_some_and(|s| {
+            s.iter()
+                .any(|t| t.as_str() == Some("ReportBatchItemFailures"))
+        }),
+    }
+}
+
 fn local_table() -> TableSpec {
     let mut spec = table_spec();
     spec.attributes.sort();
@@ -117,6 +140,7 @@ fn template_and_local_provisioning_declare_the_same_table_and_queues() {
     let template: Value = serde_yaml::from_str(&template_text()).unwrap();
     assert_eq!(table_from_template(&template), local_table());
     assert_eq!(queue_from_template(&template), queue_spec());
+    assert_eq!(event_source_from_template(&template), event_source_spec());
 }
 
 #[test]
@@ -137,6 +161,13 @@ fn the_check_notices_a_change_on_one_side() {
     let projection_changed = original.replace("entity_id, expires_at]", "entity_id]");
     let t: Value = serde_yaml::from_str(&projection_changed).unwrap();
     assert_ne!(table_from_template(&t), local_table());
+
+    let batch_changed = original.replace("BatchSize: 100", "BatchSize: 10");
+    let t: Value = serde_yaml::from_str(&batch_changed).unwrap();
+    assert_ne!(event_source_from_template(&t), event_source_spec());
+    let typo = original.replace("[ReportBatchItemFailures]", "[ReportBatchItemFailure]");
+    let t: Value = serde_yaml::from_str(&typo).unwrap();
+    assert_ne!(event_source_from_template(&t), event_source_spec());
 
     let key_changed = original.replacen("KeyType: RANGE", "KeyType: HASH", 1);
     let t: Value = serde_yaml::from_str(&key_changed).unwrap();

@@ -79,7 +79,7 @@ pub fn event_item(r: &EventRecord) -> Item {
         ),
         ("e".to_owned(), s(&r.json)),
         ("ts".to_owned(), n(r.timestamp)),
-        ("owner".to_owned(), s(&r.owner)),
+        ("owner".to_owned(), s(r.owner.as_ref())),
         ("type".to_owned(), s(&r.event_type)),
         ("category".to_owned(), s(&r.category)),
         (TTL_ATTRIBUTE.to_owned(), n(r.expires_at)),
@@ -161,7 +161,7 @@ impl DynamoStore {
                             .item()
                             .and_then(|i| i.get("owner"))
                             .and_then(|v| v.as_s().ok());
-                        return Ok(if owner == Some(&r.owner) {
+                        return Ok(if owner.map(String::as_str) == Some(r.owner.as_ref()) {
                             PutOutcome::AlreadyOurs
                         } else {
                             PutOutcome::Duplicate

@@ -23,6 +23,8 @@ enum Sized {
 
 #[derive(Debug, Clone)]
 struct Write {
+    /// The item kind: its `pk` up to the first `#` (EV, TP, MSG, RD, ...).
+    kind: String,
     size: Sized,
     /// Projected size in the timeline index, when the item goes there.
     gsi_size: Option<usize>,
@@ -35,11 +37,20 @@ pub struct WriteMeter {
     requests: Mutex<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CapacityReport {
     pub write_requests: u64,
     pub items_written: u64,
     pub wru: f64,
+    /// WRU by item kind (`EV`, `EV:timeline` for the index, `TP`, `MSG`, ...).
+    pub by_kind: std::collections::BTreeMap<String, f64>,
+}
+
+fn kind_of(item_pk: Option<&AttributeValue>) -> String {
+    item_pk
+        .and_then(|v| v.as_s().ok())
+        .map(|pk| pk.split('#').next().unwrap_or_default().to_owned())
+        .unwrap_or_default()
 }
 
 /// Item size by DynamoDB's rules: attribute name bytes plus value bytes
@@ -89,6 +100,7 @@ impl WriteMeter {
             item_size(&projected) + 100
         });
         self.writes.lock().unwrap().push(Write {
+            kind: kind_of(item.get(PK)),
             size: Sized::Known(item_size(item)),
             gsi_size,
             transactional: false,
@@ -106,6 +118,12 @@ impl WriteMeter {
     pub fn record_transaction(&self, items: &[TransactWriteItem]) {
         let mut writes = self.writes.lock().unwrap();
         for it in items {
+            let kind = kind_of(
+                it.put()
+                    .map(|p| p.item())
+                    .or(it.update().map(|u| u.key()))
+                    .and_then(|i| i.get(PK)),
+            );
             let size = if let Some(p) = it.put() {
                 Sized::Known(item_size(p.item()))
             } else if let Some(u) = it.update() {
@@ -121,6 +139,7 @@ impl WriteMeter {
                 Sized::Known(0)
             };
             writes.push(Write {
+                kind,
                 size,
                 gsi_size: None,
                 transactional: true,
@@ -178,18 +197,25 @@ impl WriteMeter {
             }
         }
         let mut total = 0.0;
+        let mut by_kind = std::collections::BTreeMap::new();
         for w in &writes {
             let bytes = match &w.size {
                 Sized::Known(b) => *b,
                 Sized::Key(pk, sk) => sizes.get(&(pk.clone(), sk.clone())).copied().unwrap_or(0),
             };
             let factor = if w.transactional { 2.0 } else { 1.0 };
-            total += factor * wru(bytes) + w.gsi_size.map(wru).unwrap_or(0.0);
+            let base = factor * wru(bytes);
+            *by_kind.entry(w.kind.clone()).or_insert(0.0) += base;
+            if let Some(g) = w.gsi_size {
+                *by_kind.entry(format!("{}:timeline", w.kind)).or_insert(0.0) += wru(g);
+            }
+            total += base + w.gsi_size.map(wru).unwrap_or(0.0);
         }
         CapacityReport {
             write_requests: *self.requests.lock().unwrap(),
             items_written: writes.len() as u64,
             wru: total,
+            by_kind,
         }
     }
 }

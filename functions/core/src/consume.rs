@@ -37,7 +37,7 @@ pub struct QueueMessage {
 /// An event ready to be written.
 #[derive(Debug, Clone)]
 pub struct EventRecord {
-    pub project_id: String,
+    pub project_id: Arc<str>,
     pub event_id: String,
     pub user_key: String,
     pub timestamp: i64,
@@ -45,7 +45,7 @@ pub struct EventRecord {
     /// Epoch seconds: DynamoDB TTL.
     pub expires_at: i64,
     /// The message that writes it.
-    pub owner: String,
+    pub owner: Arc<str>,
     /// The normalized event as JSON (with `received_at`).
     pub json: String,
     pub event_type: String,
@@ -175,27 +175,32 @@ impl Consumer {
             }
         }
 
-        // Events of the whole batch in one go, so the store can write them concurrently.
-        let records: Vec<Vec<(EventRecord, usize)>> = decoded
-            .iter()
-            .map(|d| records_of(d.message, &d.envelope))
-            .collect();
-        let flat: Vec<EventRecord> = records.iter().flatten().map(|(r, _)| r.clone()).collect();
-        let mut outcomes = self.store.put_events(&flat).await.into_iter();
+        // Events of the whole batch in one go, so the store can write them
+        // concurrently; each message keeps the span of its records.
+        let mut records: Vec<EventRecord> = Vec::new();
+        let mut spans: Vec<(std::ops::Range<usize>, Vec<usize>)> =
+            Vec::with_capacity(decoded.len());
+        for d in &decoded {
+            let start = records.len();
+            let indexes = push_records(&mut records, d.message, &d.envelope);
+            spans.push((start..records.len(), indexes));
+        }
+        let outcomes = self.store.put_events(&records).await;
 
         let mut deltas = Vec::new();
         let mut delta_owner = Vec::new();
-        for (d, recs) in decoded.iter().zip(&records) {
+        for (d, (span, indexes)) in decoded.iter().zip(spans) {
             let mut owned = Vec::new();
             let mut failed = None;
-            for (rec, i) in recs {
-                let event = &d.envelope.events[*i];
+            for (r, i) in span.zip(indexes) {
+                let event = &d.envelope.events[i];
                 match outcomes
-                    .next()
+                    .get(r)
+                    .cloned()
                     .unwrap_or_else(|| Err(StoreError("missing outcome".into())))
                 {
                     Ok(PutOutcome::Duplicate) => report.duplicates += 1,
-                    Ok(_) => owned.push((rec, event)),
+                    Ok(_) => owned.push((&records[r], event)),
                     Err(e) => failed = Some(e),
                 }
             }
@@ -246,47 +251,53 @@ impl Consumer {
     }
 }
 
-/// Records for a message's events, each with its index in the envelope. An
-/// id repeated inside one message is kept once: its second put would look
-/// like this message's own earlier attempt and be counted twice.
-fn records_of(message: &QueueMessage, env: &Envelope<'_>) -> Vec<(EventRecord, usize)> {
-    let mut seen = std::collections::HashSet::new();
-    env.events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| seen.insert(e.event_id.as_ref()))
-        .map(|(i, e)| {
-            let key = user_key(e.user_id.as_deref(), e.anonymous_id.as_deref());
-            let expires_ms = e
-                .timestamp
-                .saturating_add(i64::from(env.retention_days) * DAY_MS);
-            let record = EventRecord {
-                project_id: env.project_id.to_string(),
-                event_id: e.event_id.to_string(),
-                user_key: key,
-                timestamp: e.timestamp,
-                received_at: env.received_at,
-                expires_at: expires_ms / 1000,
-                owner: message.message_id.clone(),
-                json: stored_json(e, env.received_at),
-                event_type: e.event_type.to_string(),
-                category: e.category.to_string(),
-                status: e.status.map(|s| s.as_str()),
-                session_id: e.session_id.as_deref().map(str::to_owned),
-                conversation_id: e.conversation_id.as_deref().map(str::to_owned),
-                entity_type: e.entity_type.as_deref().map(str::to_owned),
-                entity_id: e.entity_id.as_deref().map(str::to_owned),
-            };
-            (record, i)
-        })
-        .collect()
+/// Appends records for a message's events and returns each one's index in
+/// the envelope. An id repeated inside one message is kept once: its second
+/// put would look like this message's own earlier attempt and count twice.
+fn push_records(
+    out: &mut Vec<EventRecord>,
+    message: &QueueMessage,
+    env: &Envelope<'_>,
+) -> Vec<usize> {
+    let mut seen = std::collections::HashSet::with_capacity(env.events.len());
+    let mut indexes = Vec::with_capacity(env.events.len());
+    let project_id: Arc<str> = Arc::from(env.project_id.as_ref());
+    let owner: Arc<str> = Arc::from(message.message_id.as_str());
+    for (i, e) in env.events.iter().enumerate() {
+        if !seen.insert(e.event_id.as_ref()) {
+            continue;
+        }
+        let expires_ms = e
+            .timestamp
+            .saturating_add(i64::from(env.retention_days) * DAY_MS);
+        out.push(EventRecord {
+            project_id: project_id.clone(),
+            event_id: e.event_id.to_string(),
+            user_key: user_key(e.user_id.as_deref(), e.anonymous_id.as_deref()),
+            timestamp: e.timestamp,
+            received_at: env.received_at,
+            expires_at: expires_ms / 1000,
+            owner: owner.clone(),
+            json: stored_json(e, env.received_at),
+            event_type: e.event_type.to_string(),
+            category: e.category.to_string(),
+            status: e.status.map(|s| s.as_str()),
+            session_id: e.session_id.as_deref().map(str::to_owned),
+            conversation_id: e.conversation_id.as_deref().map(str::to_owned),
+            entity_type: e.entity_type.as_deref().map(str::to_owned),
+            entity_id: e.entity_id.as_deref().map(str::to_owned),
+        });
+        indexes.push(i);
+    }
+    indexes
 }
 
 /// The event as stored: its envelope JSON plus `received_at`.
 fn stored_json(e: &Event<'_>, received_at: i64) -> String {
+    use std::fmt::Write;
     let mut json = serde_json::to_string(e).expect("events serialize");
     json.pop(); // the closing brace
-    json.push_str(&format!(",\"received_at\":{received_at}}}"));
+    let _ = write!(json, ",\"received_at\":{received_at}}}");
     json
 }
 
@@ -297,7 +308,7 @@ fn pages_of(
     retention_days: u32,
     owned: &[(&EventRecord, &Event<'_>)],
 ) -> Vec<TimePage> {
-    let mut by_hour: BTreeMap<(String, String), Vec<&EventRecord>> = BTreeMap::new();
+    let mut by_hour: BTreeMap<(Arc<str>, String), Vec<&EventRecord>> = BTreeMap::new();
     for (rec, _) in owned {
         by_hour
             .entry((rec.project_id.clone(), hour_of(rec.timestamp)))
@@ -368,10 +379,10 @@ mod tests {
                     let key = format!("{}#{}", r.project_id, r.event_id);
                     Ok(match events.get(&key) {
                         None => {
-                            events.insert(key, r.owner.clone());
+                            events.insert(key, r.owner.to_string());
                             PutOutcome::Written
                         }
-                        Some(owner) if *owner == r.owner => PutOutcome::AlreadyOurs,
+                        Some(owner) if **owner == *r.owner => PutOutcome::AlreadyOurs,
                         Some(_) => PutOutcome::Duplicate,
                     })
                 })

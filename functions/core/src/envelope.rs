@@ -35,15 +35,17 @@ struct VersionProbe {
     v: u32,
 }
 
-/// Decodes a message body, checking the version first so a future format
-/// is reported as such rather than as garbage.
+/// Decodes a message body. On failure the version is probed so a future
+/// format is reported as such rather than as garbage.
 pub fn decode(body: &str) -> Result<Envelope<'_>, EnvelopeError> {
-    let probe: VersionProbe =
-        serde_json::from_str(body).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-    if probe.v != ENVELOPE_VERSION {
-        return Err(EnvelopeError::UnsupportedVersion(probe.v));
+    match serde_json::from_str::<Envelope>(body) {
+        Ok(env) if env.v == ENVELOPE_VERSION => Ok(env),
+        Ok(env) => Err(EnvelopeError::UnsupportedVersion(env.v)),
+        Err(e) => match serde_json::from_str::<VersionProbe>(body) {
+            Ok(p) if p.v != ENVELOPE_VERSION => Err(EnvelopeError::UnsupportedVersion(p.v)),
+            _ => Err(EnvelopeError::Malformed(e.to_string())),
+        },
     }
-    serde_json::from_str(body).map_err(|e| EnvelopeError::Malformed(e.to_string()))
 }
 
 /// Packs serialized events into envelope bodies of at most `max_bytes`

@@ -4,7 +4,7 @@
 //! what lets a store apply it exactly once under the message's marker.
 
 use crate::event::{Event, Status};
-use crate::time::{day_of, hour_of};
+use crate::time::hour_of;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Counter names inside a day item (`events`, `errors`, `dur_sum`, `dur_n`,
@@ -56,8 +56,27 @@ pub struct MessageDelta {
     pub conversations: BTreeMap<String, ConversationDelta>,
 }
 
-fn bump(map: &mut BTreeMap<String, u64>, key: impl Into<String>, by: u64) {
-    *map.entry(key.into()).or_default() += by;
+fn bump(map: &mut BTreeMap<String, u64>, key: &str, by: u64) {
+    match map.get_mut(key) {
+        Some(v) => *v += by,
+        None => {
+            map.insert(key.to_owned(), by);
+        }
+    }
+}
+
+/// `prefix` + `name` in a reused buffer: no allocation when the counter exists.
+fn bump_named(
+    map: &mut BTreeMap<String, u64>,
+    buf: &mut String,
+    prefix: &str,
+    name: &str,
+    by: u64,
+) {
+    buf.clear();
+    buf.push_str(prefix);
+    buf.push_str(name);
+    bump(map, buf, by);
 }
 
 impl MessageDelta {
@@ -77,16 +96,21 @@ impl MessageDelta {
     /// Adds one stored event.
     pub fn add(&mut self, e: &Event<'_>, user_key: &str) {
         use counter::*;
-        let day = day_of(e.timestamp);
-        let d = self.days.entry(day.clone()).or_default();
+        let hour = hour_of(e.timestamp);
+        let day = &hour[..10];
+        let mut buf = String::with_capacity(64);
+        let d = match self.days.get_mut(day) {
+            Some(d) => d,
+            None => self.days.entry(day.to_owned()).or_default(),
+        };
         bump(d, EVENTS, 1);
-        bump(d, format!("{TYPE}{}", e.event_type), 1);
-        bump(d, format!("{CATEGORY}{}", e.category), 1);
+        bump_named(d, &mut buf, TYPE, &e.event_type, 1);
+        bump_named(d, &mut buf, CATEGORY, &e.category, 1);
         if let Some(a) = &e.action {
-            bump(d, format!("{ACTION}{a}"), 1);
+            bump_named(d, &mut buf, ACTION, a, 1);
         }
         if let Some(s) = e.status {
-            bump(d, format!("{STATUS}{}", s.as_str()), 1);
+            bump_named(d, &mut buf, STATUS, s.as_str(), 1);
             if s == Status::Failed {
                 bump(d, ERRORS, 1);
             }
@@ -95,28 +119,35 @@ impl MessageDelta {
             bump(d, DURATION_SUM, ms);
             bump(d, DURATION_COUNT, 1);
         }
-        let hour = hour_of(e.timestamp);
-        bump(d, format!("{HOUR}{}", &hour[11..]), 1);
-        let h = self.hours.entry(hour).or_default();
+        bump_named(d, &mut buf, HOUR, &hour[11..], 1);
+        let h = match self.hours.get_mut(&hour) {
+            Some(h) => h,
+            None => self.hours.entry(hour.clone()).or_default(),
+        };
         bump(h, EVENTS, 1);
-        bump(h, format!("{TYPE}{}", e.event_type), 1);
+        bump_named(h, &mut buf, TYPE, &e.event_type, 1);
         *self
             .user_days
-            .entry((day.clone(), user_key.to_owned()))
+            .entry((day.to_owned(), user_key.to_owned()))
             .or_default() += 1;
         if let Some(sid) = &e.session_id {
-            let s = self
-                .sessions
-                .entry(sid.to_string())
-                .or_insert_with(|| SessionDelta {
-                    user_key: user_key.to_owned(),
-                    first_ts: e.timestamp,
-                    last_ts: e.timestamp,
-                    days: BTreeSet::new(),
-                });
+            let s = match self.sessions.get_mut(sid.as_ref()) {
+                Some(s) => s,
+                None => self
+                    .sessions
+                    .entry(sid.to_string())
+                    .or_insert_with(|| SessionDelta {
+                        user_key: user_key.to_owned(),
+                        first_ts: e.timestamp,
+                        last_ts: e.timestamp,
+                        days: BTreeSet::new(),
+                    }),
+            };
             s.first_ts = s.first_ts.min(e.timestamp);
             s.last_ts = s.last_ts.max(e.timestamp);
-            s.days.insert(day);
+            if !s.days.contains(day) {
+                s.days.insert(day.to_owned());
+            }
         }
         if let Some(cid) = &e.conversation_id {
             let c = self

@@ -96,20 +96,34 @@ pub fn now_millis() -> i64 {
 
 pub const DAY_MS: i64 = 86_400_000;
 
-/// UTC day `YYYY-MM-DD` of an epoch-ms time.
-pub fn day_of(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+thread_local! {
+    /// The last hour formatted: events of a batch mostly share their hour,
+    /// and formatting dates is the costliest step of aggregating them.
+    static LAST_HOUR: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
 }
 
 /// UTC hour `YYYY-MM-DDTHH` of an epoch-ms time.
 pub fn hour_of(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.format("%Y-%m-%dT%H").to_string())
-        .unwrap_or_default()
+    let hour = ms.div_euclid(3_600_000);
+    LAST_HOUR.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != hour {
+            let text = Utc
+                .timestamp_millis_opt(ms)
+                .single()
+                .map(|t| t.format("%Y-%m-%dT%H").to_string())
+                .unwrap_or_default();
+            *last = (hour, text);
+        }
+        last.1.clone()
+    })
+}
+
+/// UTC day `YYYY-MM-DD` of an epoch-ms time.
+pub fn day_of(ms: i64) -> String {
+    let mut hour = hour_of(ms);
+    hour.truncate(10);
+    hour
 }
 
 /// Epoch ms of the start of a `YYYY-MM-DD` day.
