@@ -10,6 +10,11 @@ let pending = [];
 let broken = false;
 let memory = null;
 let onError = null;
+let out = ''; // the last string the tracker handed over (Host.out)
+// Set once the page is being unloaded for good (pagehide, not into the
+// back-forward cache): its queue is stored then and its Web Lock may already
+// be released, so another tab may be sending it; this page sends nothing more.
+let gone = false;
 
 function say(level, msg, detail) {
   try { console[level]('[pulse] ' + msg, detail === undefined ? '' : detail); } catch (e) { /* console gone */ }
@@ -25,10 +30,10 @@ function report(msg, err) {
 
 // Runs a wasm export; once the module has trapped its state cannot be trusted,
 // so it is switched off with one message instead of failing on every call.
-function run(name, args, fallback) {
+function run(f, args, fallback) {
   if (broken) return fallback;
   try {
-    return wasm[name](...args);
+    return f(...args);
   } catch (err) {
     broken = true;
     report('internal error; tracking is off for this page', err);
@@ -36,10 +41,10 @@ function run(name, args, fallback) {
   }
 }
 
-function call(name, args, fallback) {
-  if (state === 'ready') return run(name, args, fallback);
+function call(f, args, fallback) {
+  if (state === 'ready') return run(f, args, fallback);
   if (state === 'loading' || state === 'idle') {
-    if (pending.length < PENDING_MAX) pending.push([name, args]);
+    if (pending.length < PENDING_MAX) pending.push([f, args]);
     return fallback;
   }
   return fallback;
@@ -59,8 +64,13 @@ function json(value) {
   }
 }
 
+// Without \x01, the separator of pulse_track's fields.
+function clean(s) {
+  return s.indexOf('\x01') < 0 ? s : s.split('\x01').join('');
+}
+
 function str(value) {
-  return value === undefined || value === null ? undefined : String(value);
+  return value === undefined || value === null ? undefined : clean(String(value));
 }
 
 const EXTRA_FIELDS = [
@@ -77,8 +87,12 @@ function trackArgs(type, opts) {
     if (o[from] !== undefined && o[from] !== null) (extra || (extra = {}))[to] = o[from];
   }
   const duration = typeof o.durationMs === 'number' && o.durationMs >= 0 ? Math.round(o.durationMs) : -1;
-  return [String(type), json(o.properties), str(o.entityType), str(o.entityId), duration,
-    extra && JSON.stringify(extra), !!o.immediate];
+  // One string for wasm (see pulse_track in src/lib.rs): \x01 separates,
+  // \x02 marks a value that is given (JSON text never holds a raw \x01).
+  const given = (v) => (v === undefined ? '' : '\x02' + v);
+  const fields = [clean(String(type)), given(json(o.properties)), given(str(o.entityType)),
+    given(str(o.entityId)), given(extra && JSON.stringify(extra))].join('\x01');
+  return [fields, duration, !!o.immediate];
 }
 
 function parse(text) {
@@ -96,7 +110,7 @@ function refused(msg, detail) {
 // The answer to a request: the tracker decides what it means, the front
 // reports what the server refused (the whole request, or single events).
 function answered(status, text, retryAfter) {
-  const n = run('pulse_response', [status, retryAfter], -1);
+  const n = run(wasm.pulse_response, [status, retryAfter], -1);
   if (n === -2 && text.indexOf('"rejected"') >= 0) {
     const rejected = (parse(text) || {}).rejected;
     for (const item of Array.isArray(rejected) ? rejected : []) {
@@ -114,7 +128,6 @@ function answered(status, text, retryAfter) {
 function makeHost(opts) {
   return {
     post(url, body, keepalive) {
-      localStorage.setItem('dbg:' + Date.now() + Math.random(), 'post keepalive=' + keepalive + ' online=' + navigator.onLine + ' n=' + (body.match(/event_id/g) || []).length);
       const headers = { 'content-type': 'text/plain;charset=UTF-8' };
       fetch(url, { method: 'POST', body, keepalive, credentials: 'omit', headers })
         .then((r) => {
@@ -123,15 +136,12 @@ function makeHost(opts) {
         }, () => answered(0, '', ''));
     },
     beacon(url, body) {
-      let r; try { r = navigator.sendBeacon(url, body); } catch (e) { r = 'threw ' + e; }
-      localStorage.setItem('dbg:' + Date.now() + Math.random(), 'beacon online=' + navigator.onLine + ' r=' + r + ' n=' + (body.match(/event_id/g) || []).length);
-      return r === true ? 1 : r === false ? 0 : 2;
       try {
         if (typeof navigator.sendBeacon != 'function') return 2;
         return navigator.sendBeacon(url, body) ? 1 : 0;
       } catch (e) { return 2; }
     },
-    timer: (kind, ms) => setTimeout(() => run('pulse_do', [5, kind]), ms),
+    timer: (kind, ms) => setTimeout(() => gone || run(wasm.pulse_do, [5, kind]), ms),
     clear: (id) => clearTimeout(id),
     page: () => [location.href, location.pathname, document.title, document.referrer]
       .map((v) => String(v || '').replace(/\n/g, ' ')).join('\n'),
@@ -146,6 +156,7 @@ function makeHost(opts) {
     },
     quota: (e) => !!e && (e.name == 'QuotaExceededError' || e.code == 22),
     log: say,
+    out: (s) => { out = s; },
     hook(json) {
       let result;
       try {
@@ -214,7 +225,7 @@ function tabs(tab) {
         if (text !== null) parts.push(k, text);
       });
     localStorage.removeItem(TAB + id);
-    if (parts.length) run('pulse_adopt', [parts.join('\x01')]);
+    if (parts.length) run(wasm.pulse_adopt, [parts.join('\x01')]);
   });
   const watch = (id) => {
     if (!id || watched.has(id)) return;
@@ -236,26 +247,27 @@ function start(opts) {
   onError = typeof opts.onError == 'function' ? opts.onError : null;
   const flags = (flag(opts.trackPageViews, true) ? 1 : 0) | (flag(opts.optOutByDefault, false) ? 2 : 0)
     | (typeof opts.beforeSend == 'function' ? 16 : 0) | (flag(opts.debug, false) ? 32 : 0);
-  const text = (v) => (typeof v == 'string' ? v : undefined);
+  const text = (v) => (typeof v == 'string' ? v.replace(/\n/g, ' ') : '');
   const [env, disabled] = environment(opts);
   if (disabled) say('info', 'tracking disabled: ' + disabled);
-  const tab = run('pulse_init', [makeHost(opts), text(opts.endpoint), text(opts.writeKey), num(opts.batchSize),
-    num(opts.flushIntervalMs), num(opts.maxQueueEvents), num(opts.maxQueueBytes), text(opts.environment), flags,
-    env, disabled], '');
-  if (!tab) return false;
-  const [scan, watch] = tabs(tab);
-  addEventListener('online', () => { scan(); run('pulse_do', [6, 0]); });
-  addEventListener('pagehide', () => run('pulse_do', [7, 1]));
-  document.addEventListener('visibilitychange', () => run('pulse_do', [7, document.visibilityState == 'hidden' ? 1 : 0]));
+  out = '';
+  const strings = [text(opts.endpoint), text(opts.writeKey), text(opts.environment), env, disabled || ''].join('\n');
+  if (!run(wasm.pulse_init, [makeHost(opts), strings, num(opts.batchSize), num(opts.flushIntervalMs),
+    num(opts.maxQueueEvents), num(opts.maxQueueBytes), flags], false) || !out) return false;
+  const [scan, watch] = tabs(out);
+  addEventListener('online', () => { if (!gone) { scan(); run(wasm.pulse_do, [6, 0]); } });
+  addEventListener('pagehide', (e) => { run(wasm.pulse_do, [7, 1]); gone = !e.persisted; });
+  addEventListener('pageshow', () => { gone = false; });
+  document.addEventListener('visibilitychange', () => run(wasm.pulse_do, [7, document.visibilityState == 'hidden' ? 1 : 0]));
   addEventListener('storage', (e) => {
     const k = e.key || '';
     if (k.startsWith('pulse:tab:')) {
       if (e.newValue !== null) watch(k.slice(10));
     } else if (k == 'pulse:optout') {
-      run('pulse_do', [8, e.newValue == '1' ? 1 : 0]);
+      run(wasm.pulse_do, [8, e.newValue == '1' ? 1 : 0]);
     }
   });
-  const route = () => run('pulse_do', [9, 0]);
+  const route = () => run(wasm.pulse_do, [9, 0]);
   for (const m of ['pushState', 'replaceState']) {
     const orig = history[m];
     history[m] = function () { const r = orig.apply(this, arguments); route(); return r; };
@@ -302,7 +314,7 @@ export function init(options) {
     state = ok ? 'ready' : 'failed';
     const queued = pending;
     pending = [];
-    if (ok) for (const [name, args] of queued) run(name, args);
+    if (ok) for (const [f, args] of queued) run(f, args);
     return ok;
   })();
   return loading;
@@ -311,7 +323,7 @@ export function init(options) {
 /** Records an event. Returns false if it was refused (opted out, too big, …). */
 export function track(type, options) {
   try {
-    return call('pulse_track', trackArgs(type, options), false);
+    return call(wasm.pulse_track, trackArgs(type, options), false);
   } catch (err) {
     report('track failed', err);
     return false;
@@ -324,7 +336,7 @@ export function page(name, properties) {
     let props = properties;
     if (name && typeof name === 'object') props = name;
     else if (name !== undefined && name !== null) props = Object.assign({ name: String(name) }, properties);
-    return call('pulse_page', [json(props)], false);
+    return call(wasm.pulse_page, [json(props) || ''], false);
   } catch (err) {
     report('page failed', err);
     return false;
@@ -334,7 +346,7 @@ export function page(name, properties) {
 /** Sets the user id for later events and records an `identify` event with the traits. */
 export function identify(userId, traits) {
   try {
-    return call('pulse_identify', [String(userId), json(traits)], false);
+    return call(wasm.pulse_identify, [String(userId), json(traits) || ''], false);
   } catch (err) {
     report('identify failed', err);
     return false;
@@ -390,9 +402,9 @@ export async function flush(timeoutMs = 5000) {
   try {
     if (loading) await loading;
     if (state !== 'ready') return false;
-    run('pulse_do', [0, 0]);
+    run(wasm.pulse_do, [0, 0]);
     const until = Date.now() + timeoutMs;
-    while (run('pulse_do', [1, 0], 0) > 0) {
+    while (run(wasm.pulse_do, [1, 0], 0) > 0) {
       if (Date.now() > until) return false;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -406,29 +418,31 @@ export async function flush(timeoutMs = 5000) {
 /** Events waiting to be sent (including those in flight). */
 export function queueSize() {
   if (state !== 'ready') return pending.length;
-  return run('pulse_do', [1, 0], 0);
+  return run(wasm.pulse_do, [1, 0], 0);
 }
 
 /** Counters and ids, for debugging: queued, dropped, inFlight, sessionId, … */
 export function stats() {
   if (state !== 'ready') return { queued: pending.length, state };
-  return Object.assign({ state }, parse(run('pulse_stats', [], '{}')),
+  out = '{}';
+  run(wasm.pulse_stats, []);
+  return Object.assign({ state }, parse(out),
     { wasmMemoryBytes: memory && memory.buffer.byteLength });
 }
 
 /** Stops tracking on this browser (remembered) and discards unsent events. */
 export function optOut() {
-  try { call('pulse_do', [2, 0]); } catch (err) { report('optOut failed', err); }
+  try { call(wasm.pulse_do, [2, 0]); } catch (err) { report('optOut failed', err); }
 }
 
 /** Resumes tracking on this browser (remembered). */
 export function optIn() {
-  try { call('pulse_do', [3, 0]); } catch (err) { report('optIn failed', err); }
+  try { call(wasm.pulse_do, [3, 0]); } catch (err) { report('optIn failed', err); }
 }
 
 /** Forgets the user: new anonymous id, new session, no user id (e.g. on logout). */
 export function reset() {
-  try { call('pulse_do', [4, 0]); } catch (err) { report('reset failed', err); }
+  try { call(wasm.pulse_do, [4, 0]); } catch (err) { report('reset failed', err); }
 }
 
 export default { init, track, page, identify, timed, trackBatch, flush, queueSize, stats, optOut, optIn, reset };

@@ -38,6 +38,9 @@ extern "C" {
     /// `console[level]('[pulse] ' + msg)`.
     #[wasm_bindgen(method)]
     pub fn log(this: &Host, level: &str, msg: &str);
+    /// Hands a string result to the JS front (the tab id, stats).
+    #[wasm_bindgen(method)]
+    pub fn out(this: &Host, s: &str);
     /// Runs the `beforeSend` hook on an event (JSON): the event to send as
     /// JSON, or None to drop it.
     #[wasm_bindgen(method)]

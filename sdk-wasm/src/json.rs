@@ -72,8 +72,14 @@ impl<'a> Iterator for Fields<'a> {
 /// `s` without leading and trailing ASCII whitespace.
 pub fn trim_ascii(s: &str) -> &str {
     let b = s.as_bytes();
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
     sub(s, start, end)
 }
 

@@ -17,9 +17,9 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 }
 
 pub mod backoff;
+pub mod browser;
 #[cfg(target_arch = "wasm32")]
 pub mod heap;
-pub mod browser;
 pub mod ids;
 pub mod json;
 pub mod queue;
@@ -31,25 +31,27 @@ use alloc::string::String;
 use tracker::{with, EventInput, Options, Tracker};
 use wasm_bindgen::prelude::*;
 
-/// Starts the tracker and gives this tab's id ("" if it cannot start). The JS
-/// front reads the options object: numbers not given arrive as NaN, booleans
-/// as `tracker::OPT_*` flags.
+/// Starts the tracker; this tab's id goes to `Host::out`. The JS front reads
+/// the options object: numbers not given arrive as NaN, booleans as
+/// `tracker::OPT_*` flags, and the strings as one text, one a line (one
+/// string crosses the boundary with less glue than five): endpoint, write
+/// key, environment, the browser context (JSON), why tracking is off.
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn pulse_init(
     host: browser::Host,
-    endpoint: Option<String>,
-    write_key: Option<String>,
+    strings: &str,
     batch_size: f64,
     flush_interval_ms: f64,
     max_queue_events: f64,
     max_queue_bytes: f64,
-    environment: Option<String>,
     flags: u32,
-    env_json: String,
-    disabled: Option<String>,
-) -> String {
+) -> bool {
     browser::set_host(host);
+    let mut lines = json::fields(strings, b'\n');
+    let mut next = || Some(String::from(lines.next().unwrap_or(""))).filter(|s| !s.is_empty());
+    let (endpoint, write_key, environment) = (next(), next(), next());
+    let (env_json, disabled) = (next().unwrap_or_default(), next());
     tracker::init(Options {
         endpoint,
         write_key,
@@ -64,50 +66,48 @@ pub fn pulse_init(
     })
 }
 
-/// `duration_ms` < 0 means none. Property and extra-field objects arrive as
-/// JSON text (`JSON.stringify` on the JS side).
+/// `fields` is the event type, then the properties (JSON), entity type,
+/// entity id and other wire fields (JSON), joined by `\x01` (one string
+/// crosses the boundary faster and with less glue than five); each of the
+/// four is `\x02` + value when given, empty when not. Objects arrive as JSON
+/// text (`JSON.stringify` on the JS side). `duration_ms` < 0 means none.
 #[wasm_bindgen]
-#[allow(clippy::too_many_arguments)]
-pub fn pulse_track(
-    kind: &str,
-    properties_json: Option<String>,
-    entity_type: Option<String>,
-    entity_id: Option<String>,
-    duration_ms: f64,
-    extra_json: Option<String>,
-    immediate: bool,
-) -> bool {
+pub fn pulse_track(fields: &str, duration_ms: f64, immediate: bool) -> bool {
+    let mut parts = json::fields(fields, 1);
+    let kind = parts.next().unwrap_or("");
+    let mut given = || parts.next().and_then(|s| s.strip_prefix('\u{2}'));
+    let (properties_json, entity_type, entity_id, extra_json) =
+        (given(), given(), given(), given());
     let input = EventInput {
         kind,
-        properties_json: properties_json.as_deref(),
-        entity_type: entity_type.as_deref(),
-        entity_id: entity_id.as_deref(),
+        properties_json,
+        entity_type,
+        entity_id,
         duration_ms: (duration_ms >= 0.0).then_some(duration_ms as u64),
-        extra_json: extra_json.as_deref(),
+        extra_json,
     };
     tracker::submit(with(|t| t.event(&input)).flatten(), immediate)
 }
 
+/// Properties as JSON, empty for none (JSON text is never empty).
 #[wasm_bindgen]
-pub fn pulse_page(properties_json: Option<String>) -> bool {
-    tracker::submit(
-        with(|t| t.page_event(properties_json.as_deref())).flatten(),
-        false,
-    )
+pub fn pulse_page(properties_json: &str) -> bool {
+    let properties = Some(properties_json).filter(|p| !p.is_empty());
+    tracker::submit(with(|t| t.page_event(properties)).flatten(), false)
 }
 
+/// Traits as JSON, empty for none.
 #[wasm_bindgen]
-pub fn pulse_identify(user_id: &str, traits_json: Option<String>) -> bool {
-    tracker::submit(
-        with(|t| t.identify_event(user_id, traits_json.as_deref())).flatten(),
-        false,
-    )
+pub fn pulse_identify(user_id: &str, traits_json: &str) -> bool {
+    let traits = Some(traits_json).filter(|p| !p.is_empty());
+    tracker::submit(with(|t| t.identify_event(user_id, traits)).flatten(), false)
 }
 
-/// Counters and ids as JSON.
+/// Counters and ids as JSON, handed to `Host::out` (a returned String would
+/// bring its own glue).
 #[wasm_bindgen]
-pub fn pulse_stats() -> String {
-    with(|t| t.stats()).unwrap_or_default()
+pub fn pulse_stats() {
+    with(|t| browser::host().out(&t.stats()));
 }
 
 // ---- what the browser reports back (wired by the JS front) ------------------

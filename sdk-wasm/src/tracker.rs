@@ -246,7 +246,10 @@ impl Tracker {
         };
         let user_id = read(KEY_USER).filter(|u| !u.is_empty());
 
-        let end = endpoint.bytes().rposition(|b| b != b'/').map_or(0, |i| i + 1);
+        let end = endpoint
+            .bytes()
+            .rposition(|b| b != b'/')
+            .map_or(0, |i| i + 1);
         let mut endpoint_url = sub(&endpoint, 0, end).to_owned();
         endpoint_url.append("/v1/events");
         let mut t = Tracker {
@@ -537,11 +540,19 @@ impl Tracker {
                 push_str(s, v);
             }
         };
-        field(&mut s, "disabled", Some(self.disabled.as_deref().unwrap_or("")));
+        field(
+            &mut s,
+            "disabled",
+            Some(self.disabled.as_deref().unwrap_or("")),
+        );
         field(&mut s, "tab", Some(&self.tab));
         field(&mut s, "anonymousId", Some(&self.anon_id));
         field(&mut s, "userId", self.user_id.as_deref());
-        field(&mut s, "sessionId", self.session.as_ref().map(|x| x.id.as_str()));
+        field(
+            &mut s,
+            "sessionId",
+            self.session.as_ref().map(|x| x.id.as_str()),
+        );
         s.push('}');
         s
     }
@@ -831,30 +842,30 @@ fn beacon_range(
     }
 }
 
-/// Creates the tracker. Gives this tab's id (the JS front takes the tab's
-/// Web Lock with it), or an empty string when the options are unusable (with
-/// a console message saying why).
-pub fn init(options: Options) -> String {
+/// Creates the tracker and hands this tab's id to `Host::out` (the JS front
+/// takes the tab's Web Lock with it). False when the options are unusable
+/// (with a console message saying why).
+pub fn init(options: Options) -> bool {
     if is_initialised() {
         warn("init called twice: the first configuration stays");
-        return with(|t| t.tab.clone()).unwrap_or_default();
+        return false;
     }
     let tracker = match Tracker::new(options) {
         Ok(t) => t,
         Err(e) => {
             host().log("error", e);
-            return String::new();
+            return false;
         }
     };
-    let tab = tracker.tab.clone();
+    host().out(&tracker.tab);
     match TRACKER.0.try_borrow_mut() {
         Ok(mut cell) => *cell = Some(tracker),
-        Err(_) => return String::new(),
+        Err(_) => return false,
     }
     if with(|t| t.track_page_views).unwrap_or(false) {
         submit(with(|t| t.page_event(None)).flatten(), false);
     }
-    tab
+    true
 }
 
 /// Queues an event built by the tracker, after the `beforeSend` hook (run with
