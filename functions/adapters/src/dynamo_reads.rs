@@ -3,7 +3,7 @@
 
 use crate::dynamo_store::Item;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
 use pulse_core::consume::{PageRef, StoreError};
 use pulse_core::keys::{self, GSI1_PK, GSI1_SK, PK, SK, TIMELINE_INDEX, TTL_ATTRIBUTE};
 use std::collections::{BTreeMap, HashMap};
@@ -302,4 +302,200 @@ fn event_json(item: &Item) -> Option<serde_json::Value> {
     item.get("e")
         .and_then(|v| v.as_s().ok())
         .and_then(|s| serde_json::from_str(s).ok())
+}
+
+/// The query port over the same reads.
+#[async_trait::async_trait]
+impl pulse_core::query::EventReader for DynamoReader {
+    async fn get_event(
+        &self,
+        project: &str,
+        event_id: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        DynamoReader::get_event(self, project, event_id).await
+    }
+
+    async fn get_events(
+        &self,
+        project: &str,
+        ids: &[String],
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        DynamoReader::get_events(self, project, ids).await
+    }
+
+    async fn timeline(
+        &self,
+        project: &str,
+        user_key: &str,
+        range: pulse_core::query::TimeRange,
+        before: Option<&pulse_core::query::Cursor>,
+        limit: usize,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let lower = format!("{:013}", range.from.max(0));
+        let upper = match before {
+            Some(c) if c.ts <= range.to => keys::timeline_sk(c.ts, &c.id),
+            _ => format!("{:013}#\u{10FFFF}", range.to.clamp(0, 9_999_999_999_999)),
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(TIMELINE_INDEX)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
+            .filter_expression("attribute_not_exists(expires_at) OR expires_at > :now")
+            .expression_attribute_names("#pk", GSI1_PK)
+            .expression_attribute_names("#sk", GSI1_SK)
+            .expression_attribute_values(":pk", s(keys::timeline_pk(project, user_key)))
+            .expression_attribute_values(":lo", s(lower))
+            .expression_attribute_values(":hi", s(upper.clone()))
+            .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(err)?;
+        let ids: Vec<String> = out
+            .items()
+            .iter()
+            .filter_map(|i| i.get(GSI1_SK).and_then(|v| v.as_s().ok()))
+            // BETWEEN is inclusive: the cursor's own event is not repeated.
+            .filter(|sk| before.is_none() || **sk != upper)
+            .filter_map(|sk| sk.split_once('#').map(|(_, id)| id.to_owned()))
+            .collect();
+        DynamoReader::get_events(self, project, &ids).await
+    }
+
+    async fn hour_refs(&self, project: &str, hour: &str) -> Result<Vec<PageRef>, StoreError> {
+        DynamoReader::hour_refs(self, project, hour).await
+    }
+
+    async fn day_rollups(
+        &self,
+        project: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<BTreeMap<String, BTreeMap<String, u64>>, StoreError> {
+        DynamoReader::day_rollups(self, project, from, to).await
+    }
+
+    async fn hour_rollups(
+        &self,
+        project: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<BTreeMap<String, BTreeMap<String, u64>>, StoreError> {
+        DynamoReader::hour_rollups(self, project, from, to).await
+    }
+
+    async fn user_days(
+        &self,
+        project: &str,
+        day: &str,
+    ) -> Result<BTreeMap<String, u64>, StoreError> {
+        DynamoReader::user_days(self, project, day).await
+    }
+
+    async fn session(
+        &self,
+        project: &str,
+        session_id: &str,
+    ) -> Result<Option<(String, i64, i64)>, StoreError> {
+        let item = self
+            .get_live(&keys::session_pk(project, session_id), keys::SESSION_SK)
+            .await?;
+        Ok(item.map(|i| {
+            (
+                text(&i, "user_key"),
+                number(&i, "first_ts"),
+                number(&i, "last_ts"),
+            )
+        }))
+    }
+
+    async fn conversation(
+        &self,
+        project: &str,
+        conversation_id: &str,
+    ) -> Result<Option<(Vec<String>, i64, i64)>, StoreError> {
+        let item = self
+            .get_live(
+                &keys::conversation_pk(project, conversation_id),
+                keys::CONVERSATION_SK,
+            )
+            .await?;
+        Ok(item.map(|i| {
+            let users = i
+                .get("users")
+                .and_then(|v| v.as_ss().ok())
+                .cloned()
+                .unwrap_or_default();
+            (users, number(&i, "first_ts"), number(&i, "last_ts"))
+        }))
+    }
+
+    async fn delete_events(&self, project: &str, ids: &[String]) -> Result<usize, StoreError> {
+        let existing = DynamoReader::get_events(self, project, ids).await?.len();
+        let requests: Vec<WriteRequest> = ids
+            .iter()
+            .map(|id| {
+                let key = HashMap::from([
+                    (PK.to_owned(), s(keys::event_pk(project, id))),
+                    (SK.to_owned(), s(keys::EVENT_SK)),
+                ]);
+                WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(key))
+                            .build()
+                            .expect("key set"),
+                    )
+                    .build()
+            })
+            .collect();
+        crate::dynamo_store::write_all(requests, 12, |batch| async move {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, batch)
+                .send()
+                .await
+                .map_err(err)?;
+            Ok(out
+                .unprocessed_items()
+                .and_then(|u| u.get(&self.table))
+                .cloned()
+                .unwrap_or_default())
+        })
+        .await?;
+        Ok(existing)
+    }
+}
+
+impl DynamoReader {
+    async fn get_live(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(out.item().filter(|i| live(i, now_secs())).cloned())
+    }
+}
+
+fn text(item: &Item, name: &str) -> String {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn number(item: &Item, name: &str) -> i64 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }

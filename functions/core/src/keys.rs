@@ -50,7 +50,9 @@ pub const GSI1_SK: &str = "gsi1sk";
 /// partition; readers query every shard.
 pub const ROLLUP_SHARDS: u32 = 4;
 pub const PAGE_SHARDS: u32 = 8;
-pub const USER_DAY_SHARDS: u32 = 8;
+/// One partition per project-day: a range read answers unique users in one
+/// request per day, and DynamoDB splits a hot partition by sort key (user).
+pub const USER_DAY_SHARDS: u32 = 1;
 
 pub const EVENT_SK: &str = "EV";
 pub const SESSION_SK: &str = "SES";

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod limits;
 pub mod ports;
 pub mod project;
+pub mod query;
 pub mod rollup;
 pub mod segment;
 pub mod time;

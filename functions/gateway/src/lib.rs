@@ -16,6 +16,7 @@ use pulse_adapters::{AwsClients, DynamoProjects};
 use pulse_consumer::{ConsumerConfig, ConsumerHandler};
 use pulse_core::project::{NewProject, Project};
 use pulse_ingest::{Cors, IngestConfig, IngestHandler};
+use pulse_query::{QueryConfig, QueryHandler};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,15 +28,17 @@ const MAX_GATEWAY_BODY: usize = 10 * 1024 * 1024;
 
 pub struct Gateway {
     ingest: IngestHandler,
+    query: QueryHandler,
     static_root: PathBuf,
 }
 
 type HttpResponse = Response<Full<Bytes>>;
 
 impl Gateway {
-    pub fn new(ingest: IngestHandler, static_root: PathBuf) -> Self {
+    pub fn new(ingest: IngestHandler, query: QueryHandler, static_root: PathBuf) -> Self {
         Self {
             ingest,
+            query,
             static_root,
         }
     }
@@ -107,7 +110,12 @@ impl Gateway {
                 Ok(r) => r,
                 Err(e) => return text(StatusCode::BAD_REQUEST, "text/plain", &e),
             };
-        let response = self.ingest.handle(request).await;
+        // API Gateway routes by method and path to one of the functions.
+        let response = if QueryHandler::serves(request.method(), request.uri().path()) {
+            self.query.handle(request).await
+        } else {
+            self.ingest.handle(request).await
+        };
         let (parts, body) = response.into_parts();
         let bytes = match body {
             LambdaBody::Text(t) => Bytes::from(t),
@@ -215,7 +223,15 @@ pub async fn start_dev_stack(
             key_cache_ttl: Duration::from_secs(5),
         },
     );
-    let gateway = Arc::new(Gateway::new(ingest, opts.static_root.clone()));
+    let query = QueryHandler::new(
+        clients,
+        QueryConfig {
+            table_name: provisioned.table.clone(),
+            cursor_secret: format!("pulse-dev-cursor:{}", provisioned.table),
+            key_cache_ttl: Duration::from_secs(5),
+        },
+    );
+    let gateway = Arc::new(Gateway::new(ingest, query, opts.static_root.clone()));
     let consumer = ConsumerHandler::new(
         clients,
         &ConsumerConfig {
