@@ -1,7 +1,12 @@
-// Pulse browser tracker: the public API. The work happens in WebAssembly
+// Pulse browser tracker: the public API. The work (events, ids, sessions, the
+// queue, batching, persistence, sending and retries) happens in WebAssembly
 // (Rust, src/); this file loads it, queues calls made before it is loaded,
-// and makes sure no call ever throws into the host page.
-import loadWasm, * as wasm from './glue/pulse_glue.js';
+// makes sure no call ever throws into the host page, and does what is
+// smaller in JS than across the wasm boundary: it is the wasm's `Host` (fetch,
+// beacons, timers, storage, console; see src/browser.rs), reads the browser
+// context (device type, bot, Do Not Track), wires page events, and runs the
+// tab hand-over with Web Locks.
+import * as wasm from './glue/pulse_glue.js';
 
 const PENDING_MAX = 1000;
 let state = 'idle'; // idle | loading | ready | failed
@@ -293,7 +298,17 @@ export function init(options) {
   loading = (async () => {
     try {
       const url = opts.wasmUrl || new URL('./pulse_bg.wasm', import.meta.url);
-      memory = (await loadWasm({ module_or_path: url })).memory;
+      // Compiled here and instantiated with the glue's initSync: its async
+      // loader is a kilobyte of options this package does not need.
+      let module;
+      try {
+        module = await WebAssembly.compileStreaming(fetch(url));
+      } catch (err) {
+        // Served without the application/wasm type, or no compileStreaming.
+        if (isCspError(err)) throw err;
+        module = await WebAssembly.compile(await (await fetch(url)).arrayBuffer());
+      }
+      memory = wasm.initSync({ module }).memory;
     } catch (err) {
       state = 'failed';
       pending = [];

@@ -40,7 +40,7 @@ unsafe impl Sync for Global {}
 static TRACKER: Global = Global(RefCell::new(None));
 
 /// Runs `f` on the tracker if there is one and it is not already in use (a user
-/// callback calling back into the tracker is ignored rather than panicking),
+/// callback calling back into the tracker is ignored rather than panicking).
 pub fn with<R>(f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
     match TRACKER.0.try_borrow_mut() {
         Ok(mut guard) => guard.as_mut().map(f),
