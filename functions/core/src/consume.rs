@@ -145,6 +145,8 @@ pub struct Consumer {
 struct Decoded<'a> {
     message: &'a QueueMessage,
     envelope: Envelope<'a>,
+    /// Each event's JSON as it is in the body (stored as is).
+    raw: Vec<&'a str>,
 }
 
 impl Consumer {
@@ -162,10 +164,11 @@ impl Consumer {
         };
         let mut decoded = Vec::new();
         for m in messages {
-            match envelope::decode(&m.body) {
-                Ok(envelope) => decoded.push(Decoded {
+            match envelope::decode_with_raw(&m.body) {
+                Ok((envelope, raw)) => decoded.push(Decoded {
                     message: m,
                     envelope,
+                    raw,
                 }),
                 Err(e) => {
                     tracing::error!(message_id = %m.message_id, error = %e, "poison message: cannot decode");
@@ -182,7 +185,7 @@ impl Consumer {
             Vec::with_capacity(decoded.len());
         for d in &decoded {
             let start = records.len();
-            let indexes = push_records(&mut records, d.message, &d.envelope);
+            let indexes = push_records(&mut records, d.message, &d.envelope, &d.raw);
             spans.push((start..records.len(), indexes));
         }
         let outcomes = self.store.put_events(&records).await;
@@ -258,6 +261,7 @@ fn push_records(
     out: &mut Vec<EventRecord>,
     message: &QueueMessage,
     env: &Envelope<'_>,
+    raw: &[&str],
 ) -> Vec<usize> {
     let mut seen = std::collections::HashSet::with_capacity(env.events.len());
     let mut indexes = Vec::with_capacity(env.events.len());
@@ -278,7 +282,7 @@ fn push_records(
             received_at: env.received_at,
             expires_at: expires_ms / 1000,
             owner: owner.clone(),
-            json: stored_json(e, env.received_at),
+            json: stored_json(raw[i], env.received_at),
             event_type: e.event_type.to_string(),
             category: e.category.to_string(),
             status: e.status.map(|s| s.as_str()),
@@ -292,11 +296,12 @@ fn push_records(
     indexes
 }
 
-/// The event as stored: its envelope JSON plus `received_at`.
-fn stored_json(e: &Event<'_>, received_at: i64) -> String {
+/// The event as stored: its JSON from the envelope plus `received_at`.
+fn stored_json(raw_event: &str, received_at: i64) -> String {
     use std::fmt::Write;
-    let mut json = serde_json::to_string(e).expect("events serialize");
-    json.pop(); // the closing brace
+    let body = raw_event.strip_suffix('}').unwrap_or(raw_event);
+    let mut json = String::with_capacity(body.len() + 32);
+    json.push_str(body);
     let _ = write!(json, ",\"received_at\":{received_at}}}");
     json
 }
@@ -456,8 +461,8 @@ mod tests {
     #[test]
     fn stored_json_carries_received_at_and_stays_valid() {
         let env = envelope(&["x"]);
-        let e = envelope::decode(&env).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&stored_json(&e.events[0], 42)).unwrap();
+        let (_, raw) = envelope::decode_with_raw(&env).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&stored_json(raw[0], 42)).unwrap();
         assert_eq!(v["received_at"], 42);
         assert_eq!(v["event_id"], "x");
     }

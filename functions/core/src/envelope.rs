@@ -41,11 +41,52 @@ pub fn decode(body: &str) -> Result<Envelope<'_>, EnvelopeError> {
     match serde_json::from_str::<Envelope>(body) {
         Ok(env) if env.v == ENVELOPE_VERSION => Ok(env),
         Ok(env) => Err(EnvelopeError::UnsupportedVersion(env.v)),
-        Err(e) => match serde_json::from_str::<VersionProbe>(body) {
-            Ok(p) if p.v != ENVELOPE_VERSION => Err(EnvelopeError::UnsupportedVersion(p.v)),
-            _ => Err(EnvelopeError::Malformed(e.to_string())),
-        },
+        Err(e) => Err(failure(body, e)),
     }
+}
+
+/// Why a body is not a readable envelope: another version, or garbage.
+fn failure(body: &str, e: serde_json::Error) -> EnvelopeError {
+    match serde_json::from_str::<VersionProbe>(body) {
+        Ok(p) if p.v != ENVELOPE_VERSION => EnvelopeError::UnsupportedVersion(p.v),
+        _ => EnvelopeError::Malformed(e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct RawEnvelope<'a> {
+    v: u32,
+    #[serde(borrow)]
+    project_id: Cow<'a, str>,
+    retention_days: u32,
+    received_at: i64,
+    #[serde(borrow)]
+    events: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// Like [`decode`], also returning each event's JSON text as it is in the
+/// body, so a consumer can store it without serializing it again.
+pub fn decode_with_raw(body: &str) -> Result<(Envelope<'_>, Vec<&str>), EnvelopeError> {
+    let raw: RawEnvelope = serde_json::from_str(body).map_err(|e| failure(body, e))?;
+    if raw.v != ENVELOPE_VERSION {
+        return Err(EnvelopeError::UnsupportedVersion(raw.v));
+    }
+    let mut events = Vec::with_capacity(raw.events.len());
+    let mut texts = Vec::with_capacity(raw.events.len());
+    for r in raw.events {
+        let text = r.get();
+        events
+            .push(serde_json::from_str(text).map_err(|e| EnvelopeError::Malformed(e.to_string()))?);
+        texts.push(text);
+    }
+    let env = Envelope {
+        v: raw.v,
+        project_id: raw.project_id,
+        retention_days: raw.retention_days,
+        received_at: raw.received_at,
+        events,
+    };
+    Ok((env, texts))
 }
 
 /// Packs serialized events into envelope bodies of at most `max_bytes`
@@ -177,5 +218,31 @@ mod tests {
             Err(EnvelopeError::Malformed(_))
         ));
         assert!(pack("p", 1, 1, &[], 1000).is_empty());
+        assert_eq!(
+            decode_with_raw(r#"{"v":3}"#).unwrap_err(),
+            EnvelopeError::UnsupportedVersion(3)
+        );
+        assert!(matches!(
+            decode_with_raw(
+                r#"{"v":1,"project_id":"p","retention_days":1,"received_at":1,"events":[{"x":1}]}"#
+            ),
+            Err(EnvelopeError::Malformed(_))
+        ));
+        let body = pack(
+            "p",
+            1,
+            1,
+            &[r#"{"event_id":"a","type":"t","category":"t","timestamp":5}"#.to_owned()],
+            1000,
+        )
+        .remove(0);
+        let (env, raw) = decode_with_raw(&body).unwrap();
+        assert_eq!(
+            (env.events[0].event_id.as_ref(), raw[0]),
+            (
+                "a",
+                r#"{"event_id":"a","type":"t","category":"t","timestamp":5}"#
+            )
+        );
     }
 }

@@ -126,10 +126,17 @@ impl MessageDelta {
         };
         bump(h, EVENTS, 1);
         bump_named(h, &mut buf, TYPE, &e.event_type, 1);
-        *self
-            .user_days
-            .entry((day.to_owned(), user_key.to_owned()))
-            .or_default() += 1;
+        // Most messages hold one user's events: check the largest key (often
+        // the only one) before building an owned key to look up.
+        match self.user_days.iter_mut().next_back() {
+            Some(((d, u), n)) if d == day && u == user_key => *n += 1,
+            _ => {
+                *self
+                    .user_days
+                    .entry((day.to_owned(), user_key.to_owned()))
+                    .or_default() += 1
+            }
+        }
         if let Some(sid) = &e.session_id {
             let s = match self.sessions.get_mut(sid.as_ref()) {
                 Some(s) => s,
