@@ -1,9 +1,9 @@
 //! Read paths over the table. Every read drops items whose TTL has passed:
 //! DynamoDB deletes expired items only within days (moto never does).
 
-use crate::dynamo_store::Item;
+use crate::dynamo_store::{batch_get, batch_write, Item};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use pulse_core::consume::{PageRef, StoreError};
 use pulse_core::keys::{self, GSI1_PK, GSI1_SK, PK, SK, TIMELINE_INDEX, TTL_ATTRIBUTE};
 use std::collections::{BTreeMap, HashMap};
@@ -69,48 +69,18 @@ impl DynamoReader {
         event_ids: &[String],
     ) -> Result<Vec<serde_json::Value>, StoreError> {
         let now = now_secs();
+        let keys: Vec<(String, String)> = event_ids
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|id| (keys::event_pk(project, id), keys::EVENT_SK.to_owned()))
+            .collect();
         let mut by_id: HashMap<String, serde_json::Value> = HashMap::new();
-        for chunk in event_ids.chunks(100) {
-            let mut wanted: Vec<Item> = chunk
-                .iter()
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .map(|id| {
-                    HashMap::from([
-                        (PK.to_owned(), s(keys::event_pk(project, id))),
-                        (SK.to_owned(), s(keys::EVENT_SK)),
-                    ])
-                })
-                .collect();
-            while !wanted.is_empty() {
-                let ka = KeysAndAttributes::builder()
-                    .set_keys(Some(wanted))
-                    .build()
-                    .map_err(err)?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, ka)
-                    .send()
-                    .await
-                    .map_err(err)?;
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(v) = live(item, now).then(|| event_json(item)).flatten() {
-                        if let Some(id) = v["event_id"].as_str() {
-                            by_id.insert(id.to_owned(), v);
-                        }
-                    }
+        for item in batch_get(&self.client, &self.table, &keys, false).await? {
+            if let Some(v) = live(&item, now).then(|| event_json(&item)).flatten() {
+                if let Some(id) = v["event_id"].as_str() {
+                    by_id.insert(id.to_owned(), v);
                 }
-                wanted = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map(|k| k.keys().to_vec())
-                    .unwrap_or_default();
             }
         }
         Ok(event_ids
@@ -452,21 +422,7 @@ impl pulse_core::query::EventReader for DynamoReader {
                     .build()
             })
             .collect();
-        crate::dynamo_store::write_all(requests, 12, |batch| async move {
-            let out = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, batch)
-                .send()
-                .await
-                .map_err(err)?;
-            Ok(out
-                .unprocessed_items()
-                .and_then(|u| u.get(&self.table))
-                .cloned()
-                .unwrap_or_default())
-        })
-        .await?;
+        batch_write(&self.client, &self.table, requests, None).await?;
         Ok(existing)
     }
 }

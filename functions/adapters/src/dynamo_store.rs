@@ -225,6 +225,87 @@ where
     Ok(())
 }
 
+fn key_text(item: &Item, name: &str) -> String {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// BatchGetItem over any number of (pk, sk) keys: 100 per call, resending
+/// `UnprocessedKeys` with backoff. Returns the items found, in no order.
+pub async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: &[(String, String)],
+    consistent: bool,
+) -> Result<Vec<Item>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(100) {
+        let mut pending: Vec<Item> = chunk
+            .iter()
+            .map(|(pk, sk)| HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]))
+            .collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            let ka = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(consistent)
+                .build()
+                .map_err(err)?;
+            let out = client
+                .batch_get_item()
+                .request_items(table, ka)
+                .send()
+                .await
+                .map_err(err)?;
+            found.extend(
+                out.responses()
+                    .and_then(|r| r.get(table))
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+            pending = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(table))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                attempt += 1;
+                backoff(attempt).await;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// BatchWriteItem over any number of requests (see [`write_all`]).
+pub async fn batch_write(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    requests: Vec<WriteRequest>,
+    meter: Option<&WriteMeter>,
+) -> Result<(), StoreError> {
+    write_all(requests, 12, |batch| async move {
+        if let Some(m) = meter {
+            m.record_request();
+        }
+        let out = client
+            .batch_write_item()
+            .request_items(table, batch)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(out
+            .unprocessed_items()
+            .and_then(|u| u.get(table))
+            .cloned()
+            .unwrap_or_default())
+    })
+    .await
+}
+
 /// One transaction's worth of deltas (whole deltas or parts of one).
 struct Unit {
     /// (index into the caller's deltas, the part)
@@ -258,57 +339,12 @@ impl DynamoStore {
         &self,
         keys_wanted: &BTreeSet<(String, String)>,
     ) -> Result<HashMap<(String, String), Item>, StoreError> {
-        let mut found = HashMap::new();
-        let all: Vec<_> = keys_wanted.iter().cloned().collect();
-        for chunk in all.chunks(100) {
-            let mut request_keys: Vec<Item> = chunk
-                .iter()
-                .map(|(pk, sk)| HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]))
-                .collect();
-            let mut attempt = 0;
-            while !request_keys.is_empty() {
-                let ka = KeysAndAttributes::builder()
-                    .set_keys(Some(request_keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(err)?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, ka)
-                    .send()
-                    .await
-                    .map_err(err)?;
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let pk = item
-                        .get(PK)
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default();
-                    let sk = item
-                        .get(SK)
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default();
-                    found.insert((pk, sk), item.clone());
-                }
-                request_keys = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map(|k| k.keys().to_vec())
-                    .unwrap_or_default();
-                if !request_keys.is_empty() {
-                    attempt += 1;
-                    backoff(attempt).await;
-                }
-            }
-        }
-        Ok(found)
+        let keys: Vec<(String, String)> = keys_wanted.iter().cloned().collect();
+        let items = batch_get(&self.client, &self.table, &keys, true).await?;
+        Ok(items
+            .into_iter()
+            .map(|item| ((key_text(&item, PK), key_text(&item, SK)), item))
+            .collect())
     }
 
     /// Builds and runs one unit's transaction. `Ok(markers already applied)`
@@ -776,24 +812,7 @@ impl EventStore for DynamoStore {
                     .build()
             })
             .collect();
-        write_all(requests, 12, |batch| async move {
-            if let Some(m) = &self.meter {
-                m.record_request();
-            }
-            let out = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, batch)
-                .send()
-                .await
-                .map_err(err)?;
-            Ok(out
-                .unprocessed_items()
-                .and_then(|u| u.get(&self.table))
-                .cloned()
-                .unwrap_or_default())
-        })
-        .await
+        batch_write(&self.client, &self.table, requests, self.meter.as_deref()).await
     }
 
     async fn commit(&self, deltas: &[MessageDelta]) -> Vec<Result<CommitOutcome, StoreError>> {

@@ -6,6 +6,7 @@ pub mod clients;
 pub mod dynamo_projects;
 pub mod dynamo_reads;
 pub mod dynamo_store;
+pub mod metrics;
 pub mod provision;
 pub mod sqs_queue;
 pub mod telemetry;

@@ -8,8 +8,8 @@
 //! after it, which only the table knows: [`WriteMeter::report`] reads those
 //! items at the end, so for counters that kept growing it is an upper bound.
 
-use crate::dynamo_store::{Item, TIMELINE_PROJECTION};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
+use crate::dynamo_store::{batch_get, Item, TIMELINE_PROJECTION};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use pulse_core::keys::{GSI1_PK, GSI1_SK, PK, SK};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -161,40 +161,18 @@ impl WriteMeter {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        for chunk in keys.chunks(100) {
-            let request: Vec<Item> = chunk
-                .iter()
-                .map(|(pk, sk)| {
-                    HashMap::from([
-                        (PK.to_owned(), AttributeValue::S(pk.clone())),
-                        (SK.to_owned(), AttributeValue::S(sk.clone())),
-                    ])
-                })
-                .collect();
-            let Ok(ka) = KeysAndAttributes::builder().set_keys(Some(request)).build() else {
-                continue;
+        // Sizes are best effort: an unreadable item counts as 1 WRU.
+        for item in batch_get(client, table, &keys, false)
+            .await
+            .unwrap_or_default()
+        {
+            let k = |n: &str| {
+                item.get(n)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
             };
-            if let Ok(out) = client
-                .batch_get_item()
-                .request_items(table, ka)
-                .send()
-                .await
-            {
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let k = |n: &str| {
-                        item.get(n)
-                            .and_then(|v| v.as_s().ok())
-                            .cloned()
-                            .unwrap_or_default()
-                    };
-                    sizes.insert((k(PK), k(SK)), item_size(item));
-                }
-            }
+            sizes.insert((k(PK), k(SK)), item_size(&item));
         }
         let mut total = 0.0;
         let mut by_kind = std::collections::BTreeMap::new();

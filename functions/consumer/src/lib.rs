@@ -2,6 +2,7 @@
 //! The work is `pulse_core::consume::Consumer` over the DynamoDB store.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use pulse_adapters::metrics::MetricSet;
 use pulse_adapters::{AwsClients, DynamoStore};
 use pulse_core::consume::{Consumer, EventStore, QueueMessage};
 use std::sync::Arc;
@@ -73,6 +74,15 @@ impl ConsumerHandler {
         response
             .batch_item_failures
             .extend(report.failed.into_iter().map(failure));
+        MetricSet::new("consumer")
+            .count("BatchSize", report.messages)
+            .count("EventsStored", report.events_stored)
+            .count("DuplicateEvents", report.duplicates)
+            .count("AlreadyApplied", report.already_applied)
+            .count("PoisonMessages", report.poison)
+            .count("FailedMessages", response.batch_item_failures.len())
+            .millis("Latency", started.elapsed())
+            .emit();
         response
     }
 }

@@ -91,6 +91,12 @@ pub fn error_response(failure: &Failure) -> Response<Body> {
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
+    if let Failure::MethodNotAllowed(_) = failure {
+        // RFC 9110: a 405 lists the methods the resource supports.
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+    }
     response
 }
 
@@ -211,5 +217,20 @@ impl Cors {
             ),
             None => Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).expect("static parts are valid"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_not_allowed_lists_the_allowed_methods() {
+        let r = error_response(&Failure::MethodNotAllowed(Method::GET));
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()[header::ALLOW], "POST, OPTIONS");
+        let r = error_response(&Failure::NotFound("/v1/nope".into()));
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert!(r.headers().get(header::ALLOW).is_none());
     }
 }

@@ -7,6 +7,7 @@ mod http;
 use base64::Engine;
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
+use pulse_adapters::metrics::MetricSet;
 use pulse_adapters::{AwsClients, DynamoProjects, SqsEventQueue};
 use pulse_core::limits::{DEFAULT_MESSAGE_BYTES, MAX_MESSAGE_BYTES};
 use pulse_core::ports::CachedDirectory;
@@ -103,6 +104,7 @@ impl IngestHandler {
         if req.method() == Method::OPTIONS {
             return self.cors.preflight(origin.as_deref());
         }
+        let mut metrics = MetricSet::new("ingest");
         let response = match self.ingest(&req, origin.as_deref()).await {
             Ok(out) => {
                 tracing::info!(
@@ -113,6 +115,12 @@ impl IngestHandler {
                     elapsed_us = started.elapsed().as_micros() as u64,
                     "ingested"
                 );
+                metrics = metrics
+                    .count("EventsAccepted", out.accepted)
+                    .count("EventsRejected", out.rejected.len())
+                    .count("BatchSize", out.accepted + out.rejected.len())
+                    .count("QueueMessages", out.messages)
+                    .property("project_id", out.project_id.as_str());
                 http::json(
                     StatusCode::OK,
                     &serde_json::json!({ "accepted": out.accepted, "rejected": out.rejected }),
@@ -130,6 +138,14 @@ impl IngestHandler {
                 response
             }
         };
+        let status = response.status();
+        metrics
+            .count("Requests", 1)
+            .count("Http4xx", status.is_client_error() as usize)
+            .count("Http5xx", status.is_server_error() as usize)
+            .millis("Latency", started.elapsed())
+            .property("status", status.as_u16())
+            .emit();
         self.cors.decorate(response, origin.as_deref())
     }
 

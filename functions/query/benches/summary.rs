@@ -30,27 +30,44 @@ impl EventReader for SyntheticReader {
     async fn get_events(&self, _: &str, _: &[String]) -> Result<Vec<Value>, StoreError> {
         unreachable!()
     }
-    async fn timeline(&self, _: &str, _: &str, _: TimeRange, _: Option<&Cursor>, _: usize) -> Result<Vec<Value>, StoreError> {
+    async fn timeline(
+        &self,
+        _: &str,
+        _: &str,
+        _: TimeRange,
+        _: Option<&Cursor>,
+        _: usize,
+    ) -> Result<Vec<Value>, StoreError> {
         unreachable!()
     }
     async fn hour_refs(&self, _: &str, _: &str) -> Result<Vec<PageRef>, StoreError> {
         unreachable!()
     }
     async fn day_rollups(&self, _: &str, from: &str, to: &str) -> Result<Counters, StoreError> {
-        self.requests.fetch_add(ROLLUP_SHARDS as usize, Ordering::Relaxed);
-        Ok(self.days.range(from.to_owned()..=to.to_owned()).map(|(k, v)| (k.clone(), v.clone())).collect())
+        self.requests
+            .fetch_add(ROLLUP_SHARDS as usize, Ordering::Relaxed);
+        Ok(self
+            .days
+            .range(from.to_owned()..=to.to_owned())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
     async fn hour_rollups(&self, _: &str, _: &str, _: &str) -> Result<Counters, StoreError> {
         unreachable!()
     }
     async fn user_days(&self, _: &str, _: &str) -> Result<BTreeMap<String, u64>, StoreError> {
-        self.requests.fetch_add(USER_DAY_SHARDS as usize, Ordering::Relaxed);
+        self.requests
+            .fetch_add(USER_DAY_SHARDS as usize, Ordering::Relaxed);
         Ok(self.users.clone())
     }
     async fn session(&self, _: &str, _: &str) -> Result<Option<(String, i64, i64)>, StoreError> {
         unreachable!()
     }
-    async fn conversation(&self, _: &str, _: &str) -> Result<Option<(Vec<String>, i64, i64)>, StoreError> {
+    async fn conversation(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<(Vec<String>, i64, i64)>, StoreError> {
         unreachable!()
     }
     async fn delete_events(&self, _: &str, _: &[String]) -> Result<usize, StoreError> {
@@ -60,11 +77,21 @@ impl EventReader for SyntheticReader {
 
 fn benches(c: &mut Criterion) {
     let now = pulse_core::time::now_millis();
-    let range = TimeRange { from: now - now.rem_euclid(DAY_MS) - 29 * DAY_MS, to: now };
+    let range = TimeRange {
+        from: now - now.rem_euclid(DAY_MS) - 29 * DAY_MS,
+        to: now,
+    };
     let mut days = Counters::new();
     for d in range.days() {
         let mut m = BTreeMap::new();
-        for (k, n) in [("events", 50_000), ("users", 1000), ("sessions", 3000), ("errors", 120), ("dur_sum", 9_000_000), ("dur_n", 12_000)] {
+        for (k, n) in [
+            ("events", 50_000),
+            ("users", 1000),
+            ("sessions", 3000),
+            ("errors", 120),
+            ("dur_sum", 9_000_000),
+            ("dur_n", 12_000),
+        ] {
             m.insert(k.to_owned(), n);
         }
         for t in 0..50 {
@@ -81,9 +108,18 @@ fn benches(c: &mut Criterion) {
         days.insert(d, m);
     }
     let users: BTreeMap<String, u64> = (0..1000).map(|u| (format!("u:user-{u}"), 50)).collect();
-    let reader = SyntheticReader { days, users, requests: AtomicUsize::new(0) };
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let service = QueryService { reader: &reader, project: "bench" };
+    let reader = SyntheticReader {
+        days,
+        users,
+        requests: AtomicUsize::new(0),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let service = QueryService {
+        reader: &reader,
+        project: "bench",
+    };
     let summary = rt.block_on(service.summary(range)).unwrap();
     assert_eq!(summary["total_events"], 1_500_000);
     println!(
@@ -91,7 +127,9 @@ fn benches(c: &mut Criterion) {
         reader.requests.load(Ordering::Relaxed),
         day_of(range.from)
     );
-    c.bench_function("summary_30_days_from_rollups_in_process", |b| b.iter(|| rt.block_on(service.summary(range)).unwrap()));
+    c.bench_function("summary_30_days_from_rollups_in_process", |b| {
+        b.iter(|| rt.block_on(service.summary(range)).unwrap())
+    });
 }
 
 criterion_group!(summary, benches);
