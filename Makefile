@@ -2,13 +2,16 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help dev test bench sdk test-sdk bench-sdk
+.PHONY: help dev test bench sdk test-sdk bench-sdk build-lambda deploy lint-template
 
 help:
 	@echo "make dev      run the whole stack locally (moto or LocalStack, dev gateway on :3000)"
 	@echo "make test     fmt, clippy, unit, integration and browser tests"
 	@echo "make bench    benchmarks (criterion + scripts that print numbers)"
 	@echo "make sdk      build the browser tracker into sdk-wasm/pkg"
+	@echo "make build-lambda  arm64 bootstrap binaries of the functions + sam build (.aws-sam/build)"
+	@echo "make deploy   build-lambda, then sam deploy (guided the first time; ARGS=... for sam)"
+	@echo "make lint-template  cfn-lint and sam validate --lint of template.yaml"
 
 dev:
 	@infra/dev.sh
@@ -27,3 +30,12 @@ test-sdk:
 
 bench-sdk:
 	@sdk-wasm/scripts/bench.sh
+
+build-lambda:
+	@infra/build-lambda.sh
+
+deploy: build-lambda
+	@infra/deploy.sh $(ARGS)
+
+lint-template:
+	@infra/lint-template.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make test` (and CI through .ci/run): fmt, clippy, unit and integration tests
-# against moto server (each test starts its own), then the browser tracker's
-# tests in headless Chromium. Installs what it needs first.
+# `make test` (and CI through .ci/run): fmt, template lint, clippy, unit and
+# integration tests against moto server (each test starts its own), the API
+# contract (schemathesis on openapi.yaml), then the browser tracker's tests in
+# headless Chromium. Installs what it needs first.
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
@@ -15,11 +16,17 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || warn "rustup could not ad
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "template lint (cfn-lint, sam validate --lint)"
+infra/lint-template.sh
+
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "unit and integration tests (moto server per test)"
 cargo test --workspace --quiet
+
+step "API contract: schemathesis (openapi.yaml) against the dev gateway"
+infra/schemathesis.sh
 
 if [[ -x sdk-wasm/scripts/test.sh ]]; then
   step "browser tracker tests (wasm-bindgen-test + Playwright in headless Chromium)"

@@ -58,7 +58,8 @@ enum Failure {
     BadKey,
     WriteKeyUsed,
     NotFound(String),
-    Method(Method),
+    /// The method used, and the one the route takes.
+    Method(Method, &'static str),
 }
 
 impl From<QueryError> for Failure {
@@ -123,10 +124,10 @@ fn error_response(f: &Failure) -> Response<Body> {
             format!("no route for {path}"),
             None,
         ),
-        Failure::Method(m) => (
+        Failure::Method(m, allowed) => (
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            format!("{m} is not allowed here"),
+            format!("{m} is not allowed here; use {allowed}"),
             None,
         ),
     };
@@ -135,6 +136,10 @@ fn error_response(f: &Failure) -> Response<Body> {
         error["parameter"] = p.into();
     }
     let mut r = json_response(status, &json!({ "error": error }));
+    if let Failure::Method(_, allowed) = f {
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allowed));
+    }
     if status == StatusCode::SERVICE_UNAVAILABLE {
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -196,7 +201,9 @@ impl QueryHandler {
 
     /// Is this a route of the query function (for the dev gateway)?
     pub fn serves(method: &Method, path: &str) -> bool {
-        (method == Method::GET || method == Method::DELETE || method == Method::OPTIONS)
+        // Preflights go to the ingest function, which answers CORS (in AWS
+        // the HTTP API answers them itself).
+        (method == Method::GET || method == Method::DELETE)
             && (path.starts_with("/v1/events")
                 || path.starts_with("/v1/users/")
                 || path.starts_with("/v1/sessions/")
@@ -276,7 +283,10 @@ impl QueryHandler {
         }
         let is_delete = matches!(segs.as_slice(), ["v1", "users", _]);
         if (is_delete && method != Method::DELETE) || (!is_delete && method != Method::GET) {
-            return Err(Failure::Method(method));
+            return Err(Failure::Method(
+                method,
+                if is_delete { "DELETE" } else { "GET" },
+            ));
         }
         let project = self.project_for(req).await?;
         let pairs: Vec<(String, String)> = req
@@ -432,5 +442,14 @@ mod tests {
         assert!(QueryHandler::serves(&Method::GET, "/v1/events"));
         assert!(QueryHandler::serves(&Method::DELETE, "/v1/users/u1"));
         assert!(!QueryHandler::serves(&Method::POST, "/v1/events"));
+        assert!(
+            !QueryHandler::serves(&Method::OPTIONS, "/v1/events"),
+            "preflights go to ingest"
+        );
+        let r = error_response(&Failure::Method(Method::PUT, "GET"));
+        assert_eq!(
+            (r.status().as_u16(), r.headers()["allow"].to_str().unwrap()),
+            (405, "GET")
+        );
     }
 }
