@@ -3,10 +3,12 @@
 # machine installs them once.
 set -euo pipefail
 PULSE_CACHE="${PULSE_CACHE:-$HOME/.cache/pulse}"
-PULSE_VENV="${PULSE_VENV:-$PULSE_CACHE/venv}"
+PULSE_VENV="${PULSE_VENV:-$PULSE_CACHE/venv-core}"
 PULSE_TOOLS="${PULSE_TOOLS:-$PULSE_CACHE/tools}"
 PULSE_NODE="${PULSE_NODE:-$PULSE_CACHE/node}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Exported so the tests (cargo test) find the same venv and tools.
+export PULSE_CACHE PULSE_VENV PULSE_TOOLS PULSE_NODE
 mkdir -p "$PULSE_CACHE" "$PULSE_TOOLS" "$PULSE_NODE"
 
 log() { printf '\033[1;34m[pulse]\033[0m %s\n' "$*" >&2; }

@@ -28,7 +28,11 @@ fn venv() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             let home = std::env::var_os("HOME").expect("HOME is set");
-            PathBuf::from(home).join(".cache/pulse/venv")
+            // infra/install-python.sh installs it here (PULSE_CACHE defaults to ~/.cache/pulse).
+            let cache = std::env::var_os("PULSE_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(home).join(".cache/pulse"));
+            cache.join("venv-core")
         })
 }
 
@@ -143,13 +147,7 @@ pub async fn clients(endpoint: &str) -> AwsClients {
             None,
             "pulse-tests",
         ))
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(5))
-                .operation_timeout(Duration::from_secs(12))
-                .build(),
-        )
+        .timeout_config(AwsClients::timeouts())
         .load()
         .await;
     AwsClients::from_config(&config)

@@ -15,16 +15,19 @@ impl AwsClients {
     /// dead endpoint turns into a quick 503 rather than an API Gateway timeout.
     pub async fn from_env() -> Self {
         let config = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(2))
-                    .operation_attempt_timeout(Duration::from_secs(5))
-                    .operation_timeout(Duration::from_secs(12))
-                    .build(),
-            )
+            .timeout_config(Self::timeouts())
             .load()
             .await;
         Self::from_config(&config)
+    }
+
+    /// 2 s to connect, 5 s per attempt, 12 s in all (retries included).
+    pub fn timeouts() -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .operation_attempt_timeout(Duration::from_secs(5))
+            .operation_timeout(Duration::from_secs(12))
+            .build()
     }
 
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
