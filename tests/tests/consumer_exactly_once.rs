@@ -10,6 +10,7 @@ use pulse_core::consume::{
     CommitOutcome, Consumer, EventRecord, EventStore, PutOutcome, QueueMessage, StoreError,
     TimePage,
 };
+use pulse_core::query::EventReader;
 use pulse_core::rollup::MessageDelta;
 use pulse_core::time::{day_of, hour_of, DAY_MS};
 use pulse_tests::{clients, unique_prefix, Moto};
@@ -438,8 +439,11 @@ async fn expired_events_are_never_returned() {
         reader.get_event(PROJECT, "fresh").await.unwrap().unwrap()["event_id"],
         "fresh"
     );
-    let timeline: Vec<String> = reader
-        .user_timeline(PROJECT, "u:u", 50)
+    let all_time = pulse_core::query::TimeRange {
+        from: 0,
+        to: now + DAY_MS,
+    };
+    let timeline: Vec<String> = EventReader::timeline(&reader, PROJECT, "u:u", all_time, None, 50)
         .await
         .unwrap()
         .iter()

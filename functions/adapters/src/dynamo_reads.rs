@@ -89,37 +89,6 @@ impl DynamoReader {
             .collect())
     }
 
-    /// A user's events, newest first (`user_key` as in `keys::user_key`).
-    pub async fn user_timeline(
-        &self,
-        project: &str,
-        user_key: &str,
-        limit: i32,
-    ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(TIMELINE_INDEX)
-            .key_condition_expression("#pk = :pk")
-            .filter_expression("attribute_not_exists(expires_at) OR expires_at > :now")
-            .expression_attribute_names("#pk", GSI1_PK)
-            .expression_attribute_values(":pk", s(keys::timeline_pk(project, user_key)))
-            .expression_attribute_values(":now", AttributeValue::N(now_secs().to_string()))
-            .scan_index_forward(false)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(err)?;
-        let ids: Vec<String> = out
-            .items()
-            .iter()
-            .filter_map(|i| i.get(GSI1_SK).and_then(|v| v.as_s().ok()))
-            .filter_map(|sk| sk.split_once('#').map(|(_, id)| id.to_owned()))
-            .collect();
-        self.get_events(project, &ids).await
-    }
-
     /// The time-index refs of one hour (all shards), live ones only.
     pub async fn hour_refs(&self, project: &str, hour: &str) -> Result<Vec<PageRef>, StoreError> {
         let now = now_secs();
