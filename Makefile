@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help dev test bench sdk test-sdk bench-sdk build-lambda deploy lint-template
+.PHONY: help dev test bench sdk test-sdk bench-sdk build-lambda deploy lint-template reliability fuzz cost load test-dashboard
 
 help:
 	@echo "make dev      run the whole stack locally (moto or LocalStack, dev gateway on :3000)"
@@ -12,6 +12,11 @@ help:
 	@echo "make build-lambda  arm64 bootstrap binaries of the functions + sam build (.aws-sam/build)"
 	@echo "make deploy   build-lambda, then sam deploy (guided the first time; ARGS=... for sam)"
 	@echo "make lint-template  cfn-lint and sam validate --lint of template.yaml"
+	@echo "make reliability    100,000 events through the local stack with duplicates, kills and poison"
+	@echo "make fuzz     cargo-fuzz the event parser, Segment mapping and envelope decoder (bounded)"
+	@echo "make cost     the bill per million events at AWS list prices, from measured figures"
+	@echo "make load     load test of ingest through the dev gateway at increasing concurrency"
+	@echo "make test-dashboard  the dashboard's Playwright tests against a local stack"
 
 dev:
 	@infra/dev.sh
@@ -39,3 +44,18 @@ deploy: build-lambda
 
 lint-template:
 	@infra/lint-template.sh
+
+reliability:
+	@infra/reliability.sh
+
+fuzz:
+	@infra/fuzz.sh
+
+cost:
+	@infra/cost.sh
+
+load:
+	@infra/load.sh
+
+test-dashboard:
+	@infra/test-dashboard.sh

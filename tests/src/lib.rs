@@ -191,6 +191,8 @@ impl TestStack {
             static_root: repo_root(),
             max_message_bytes: pulse_core::limits::DEFAULT_MESSAGE_BYTES,
             cors: Cors::AnyOrigin,
+            // Monitoring turned on applies to the next batch.
+            monitor_cache: std::time::Duration::ZERO,
         };
         let stack = start_dev_stack(&clients, &options)
             .await

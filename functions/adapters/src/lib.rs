@@ -3,6 +3,7 @@
 //! stack and the tests use (same definitions as template.yaml).
 
 pub mod clients;
+pub mod dynamo_live;
 pub mod dynamo_projects;
 pub mod dynamo_reads;
 pub mod dynamo_store;
@@ -13,6 +14,7 @@ pub mod telemetry;
 pub mod write_meter;
 
 pub use clients::AwsClients;
+pub use dynamo_live::DynamoLive;
 pub use dynamo_projects::DynamoProjects;
 pub use dynamo_reads::DynamoReader;
 pub use dynamo_store::DynamoStore;

@@ -1,7 +1,7 @@
 //! `pulse-admin`: projects and keys in the Pulse table.
 //!
 //! ```text
-//! pulse-admin project create --name NAME [--id ID] [--retention-days N] [--allowed-origin URL]...
+//! pulse-admin project create --name NAME [--id ID] [--retention-days N (default $DEFAULT_RETENTION_DAYS or 365)] [--allowed-origin URL]...
 //! pulse-admin project list
 //! pulse-admin project rotate-keys --id ID
 //! pulse-admin provision
@@ -16,7 +16,7 @@ use pulse_core::project::{slug, NewProject};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  pulse-admin project create --name NAME [--id ID] [--retention-days N] [--allowed-origin URL]...
+  pulse-admin project create --name NAME [--id ID] [--retention-days N (default $DEFAULT_RETENTION_DAYS or 365)] [--allowed-origin URL]...
                              [--write-key wk_...] [--read-key rk_...]
   pulse-admin project list
   pulse-admin project rotate-keys --id ID
@@ -81,12 +81,16 @@ async fn run(args: &[String]) -> Result<(), String> {
                 return Err("the name has no letters or digits; give --id".into());
             }
             let mut new = NewProject::new(id, name);
-            if let Some(days) = one(&f, "retention-days") {
-                new.retention_days = days
-                    .parse()
-                    .ok()
-                    .filter(|d| (1..=3650).contains(d))
-                    .ok_or("--retention-days must be 1..=3650")?;
+            let days = |v: &str| v.parse().ok().filter(|d| (1..=3650).contains(d));
+            // The stack's DefaultRetentionDays, when the operator exports it.
+            if let Some(v) = std::env::var("DEFAULT_RETENTION_DAYS")
+                .ok()
+                .filter(|v| !v.is_empty())
+            {
+                new.retention_days = days(&v).ok_or("DEFAULT_RETENTION_DAYS must be 1..=3650")?;
+            }
+            if let Some(v) = one(&f, "retention-days") {
+                new.retention_days = days(v).ok_or("--retention-days must be 1..=3650")?;
             }
             new.allowed_origins = f
                 .iter()

@@ -3,24 +3,39 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use pulse_adapters::metrics::MetricSet;
-use pulse_adapters::{AwsClients, DynamoStore};
+use pulse_adapters::{AwsClients, DynamoLive, DynamoStore};
 use pulse_core::consume::{Consumer, EventStore, QueueMessage};
+use pulse_core::live::LiveStore;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Read once per cold start.
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
     pub table_name: String,
+    /// How long the list of monitored users is cached (`MONITOR_CACHE_SECONDS`,
+    /// default 10): monitoring turned on takes effect within this time.
+    pub monitor_cache: Duration,
 }
 
 impl ConsumerConfig {
+    pub fn new(table_name: impl Into<String>) -> Self {
+        Self {
+            table_name: table_name.into(),
+            monitor_cache: Duration::from_secs(10),
+        }
+    }
+
     pub fn from_env() -> Result<Self, String> {
-        let table_name = std::env::var("TABLE_NAME")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .ok_or("TABLE_NAME must be set")?;
-        Ok(Self { table_name })
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let mut config = Self::new(var("TABLE_NAME").ok_or("TABLE_NAME must be set")?);
+        if let Some(secs) = var("MONITOR_CACHE_SECONDS") {
+            let secs: f64 = secs
+                .parse()
+                .map_err(|_| "MONITOR_CACHE_SECONDS must be a number of seconds")?;
+            config.monitor_cache = Duration::from_secs_f64(secs.max(0.0));
+        }
+        Ok(config)
     }
 }
 
@@ -30,15 +45,29 @@ pub struct ConsumerHandler {
 
 impl ConsumerHandler {
     pub fn new(clients: &AwsClients, config: &ConsumerConfig) -> Self {
-        Self::from_store(Arc::new(DynamoStore::new(
-            clients.dynamodb.clone(),
-            &config.table_name,
-        )))
+        let live = DynamoLive::new(clients.dynamodb.clone(), &config.table_name);
+        Self::from_stores(
+            Arc::new(DynamoStore::new(
+                clients.dynamodb.clone(),
+                &config.table_name,
+            )),
+            Some(Arc::new(live)),
+            config.monitor_cache,
+        )
     }
 
-    pub fn from_store(store: Arc<dyn EventStore>) -> Self {
+    /// `live`: the live index and monitoring store (None turns both off).
+    pub fn from_stores(
+        store: Arc<dyn EventStore>,
+        live: Option<Arc<dyn LiveStore>>,
+        monitor_cache: Duration,
+    ) -> Self {
+        let consumer = Consumer::new(store);
         Self {
-            consumer: Consumer::new(store),
+            consumer: match live {
+                Some(live) => consumer.with_live(live, monitor_cache),
+                None => consumer,
+            },
         }
     }
 
@@ -67,6 +96,7 @@ impl ConsumerHandler {
             duplicates = report.duplicates,
             already_applied = report.already_applied,
             poison = report.poison,
+            monitored = report.debug_recorded,
             failed = report.failed.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "batch consumed"
@@ -80,6 +110,8 @@ impl ConsumerHandler {
             .count("DuplicateEvents", report.duplicates)
             .count("AlreadyApplied", report.already_applied)
             .count("PoisonMessages", report.poison)
+            .count("MonitoredEvents", report.debug_recorded)
+            .count("LiveIndexFailures", report.live_failures)
             .count("FailedMessages", response.batch_item_failures.len())
             .millis("Latency", started.elapsed())
             .emit();

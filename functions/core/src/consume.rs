@@ -20,12 +20,14 @@
 use crate::envelope::{self, Envelope};
 use crate::event::Event;
 use crate::keys::{self, user_key};
+use crate::live::{self, DebugRecord, LiveStore, MonitorCache};
 use crate::rollup::MessageDelta;
 use crate::time::{hour_of, DAY_MS};
 use async_trait::async_trait;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// One SQS message as the consumer sees it.
 #[derive(Debug, Clone)]
@@ -133,6 +135,10 @@ pub struct BatchReport {
     pub duplicates: usize,
     pub already_applied: usize,
     pub poison: usize,
+    /// Monitored users' events copied to their debug partition.
+    pub debug_recorded: usize,
+    /// Live index or debug writes that failed (best effort).
+    pub live_failures: usize,
 }
 
 /// Largest page in bytes of refs JSON (≈ 100 B per ref).
@@ -140,6 +146,8 @@ const MAX_PAGE_BYTES: usize = 48 * 1024;
 
 pub struct Consumer {
     store: Arc<dyn EventStore>,
+    /// The live index and monitored users' debug records, when wired.
+    live: Option<MonitorCache>,
 }
 
 struct Decoded<'a> {
@@ -151,7 +159,14 @@ struct Decoded<'a> {
 
 impl Consumer {
     pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self { store }
+        Self { store, live: None }
+    }
+
+    /// Also writes the live index and monitored users' events; monitors are
+    /// re-read at most once per `monitor_ttl`.
+    pub fn with_live(mut self, live: Arc<dyn LiveStore>, monitor_ttl: Duration) -> Self {
+        self.live = Some(MonitorCache::new(live, monitor_ttl));
+        self
     }
 
     /// Processes a batch. Never fails as a whole: every problem is a failed
@@ -190,8 +205,20 @@ impl Consumer {
         }
         let outcomes = self.store.put_events(&records).await;
 
+        let now = crate::time::now_millis();
+        let mut monitors = HashMap::new();
+        if let Some(cache) = &self.live {
+            for d in &decoded {
+                let project = d.envelope.project_id.as_ref();
+                if !monitors.contains_key(project) {
+                    monitors.insert(project.to_owned(), cache.monitors(project, now).await);
+                }
+            }
+        }
+        let mut debug: Vec<DebugRecord> = Vec::new();
         let mut deltas = Vec::new();
         let mut delta_owner = Vec::new();
+        let mut delta_ids: Vec<Vec<String>> = Vec::new();
         for (d, (span, indexes)) in decoded.iter().zip(spans) {
             let mut owned = Vec::new();
             let mut failed = None;
@@ -219,6 +246,25 @@ impl Consumer {
                 continue;
             }
             report.events_stored += owned.len();
+            if let Some(list) = monitors.get(d.envelope.project_id.as_ref()) {
+                for (rec, event) in &owned {
+                    if let Some(m) = live::monitor_for(
+                        list,
+                        event.user_id.as_deref(),
+                        event.anonymous_id.as_deref(),
+                        now,
+                    ) {
+                        debug.push(DebugRecord {
+                            project_id: rec.project_id.to_string(),
+                            user_id: m.user_id.clone(),
+                            received_at: rec.received_at,
+                            event_id: rec.event_id.clone(),
+                            json: rec.json.clone(),
+                            expires_at: m.until_ms / 1000,
+                        });
+                    }
+                }
+            }
             let mut delta = MessageDelta::new(
                 d.message.message_id.clone(),
                 d.envelope.project_id.to_string(),
@@ -232,17 +278,28 @@ impl Consumer {
             }
             deltas.push(delta);
             delta_owner.push(d.message.message_id.clone());
+            if self.live.is_some() {
+                delta_ids.push(owned.iter().map(|(r, _)| r.event_id.clone()).collect());
+            }
         }
 
-        for (result, id) in self
-            .store
-            .commit(&deltas)
-            .await
-            .into_iter()
-            .zip(delta_owner)
-        {
+        let mut live_entries = Vec::new();
+        let written_ms = crate::time::now_millis();
+        let results = self.store.commit(&deltas).await;
+        for (i, (result, id)) in results.into_iter().zip(delta_owner).enumerate() {
             match result {
-                Ok(CommitOutcome::Applied) => {}
+                Ok(CommitOutcome::Applied) => {
+                    // Only the attempt that applied the rollups lists the
+                    // events live, so a redelivery never shows them twice.
+                    if let Some(ids) = delta_ids.get(i) {
+                        live_entries.extend(live::live_entries_of(
+                            &deltas[i].project_id,
+                            &id,
+                            written_ms,
+                            ids,
+                        ));
+                    }
+                }
                 Ok(CommitOutcome::AlreadyApplied) => report.already_applied += 1,
                 Err(e) => {
                     tracing::warn!(message_id = %id, error = %e, "rollup commit failed; message will be retried");
@@ -250,7 +307,37 @@ impl Consumer {
                 }
             }
         }
+        if let Some(cache) = &self.live {
+            self.write_live(cache.store().as_ref(), &live_entries, &debug, &mut report)
+                .await;
+        }
         report
+    }
+
+    /// Best effort: the events and rollups are already safe, so a failure
+    /// here is logged and counted, never a failed message.
+    async fn write_live(
+        &self,
+        store: &dyn LiveStore,
+        entries: &[live::LiveEntry],
+        debug: &[DebugRecord],
+        report: &mut BatchReport,
+    ) {
+        if !entries.is_empty() {
+            if let Err(e) = store.put_live(entries).await {
+                tracing::warn!(error = %e, "live index write failed");
+                report.live_failures += 1;
+            }
+        }
+        if !debug.is_empty() {
+            match store.put_debug(debug).await {
+                Ok(()) => report.debug_recorded += debug.len(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "monitored events write failed");
+                    report.live_failures += 1;
+                }
+            }
+        }
     }
 }
 

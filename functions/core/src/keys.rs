@@ -38,8 +38,12 @@ pub fn key_pk(hash: &KeyHash) -> String {
 // | user-day             | `UD#{p}#{day}#{shard}`          | `{user key}`       | exact daily active users, top users |
 // | session              | `SES#{p}#{session}`             | `SES`              | sessions per day, session timeline window |
 // | conversation         | `CONV#{p}#{conversation}`       | `CONV`             | conversation users and window |
+// | live index           | `LIVE#{p}#{minute}`             | `{written ms:013}#{message id}#{part}` | live tail (ids, TTL 1 day) |
+// | monitor              | `MON#{p}`                       | `{user_id}`        | per-user monitoring window (TTL) |
+// | monitored event      | `DBG#{p}#{user_id}`             | `{received ms:013}#{event id}` | debug stream (TTL = window) |
 //
-// `{p}` is the project id, days are UTC `YYYY-MM-DD`, hours `YYYY-MM-DDTHH`.
+// `{p}` is the project id, days are UTC `YYYY-MM-DD`, hours `YYYY-MM-DDTHH`,
+// minutes `YYYY-MM-DDTHH:MM`.
 // A user key is `u:{user_id}`, or `a:{anonymous_id}` for events without one.
 
 pub const TIMELINE_INDEX: &str = "timeline";
@@ -115,4 +119,16 @@ pub fn session_pk(project: &str, session_id: &str) -> String {
 
 pub fn conversation_pk(project: &str, conversation_id: &str) -> String {
     format!("CONV#{project}#{conversation_id}")
+}
+
+pub fn live_pk(project: &str, minute: &str) -> String {
+    format!("LIVE#{project}#{minute}")
+}
+
+pub fn monitor_pk(project: &str) -> String {
+    format!("MON#{project}")
+}
+
+pub fn debug_pk(project: &str, user_id: &str) -> String {
+    format!("DBG#{project}#{user_id}")
 }

@@ -10,6 +10,7 @@ pub mod event;
 pub mod ingest;
 pub mod keys;
 pub mod limits;
+pub mod live;
 pub mod ports;
 pub mod project;
 pub mod query;

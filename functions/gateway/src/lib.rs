@@ -188,6 +188,9 @@ pub struct DevStackOptions {
     pub static_root: PathBuf,
     pub max_message_bytes: usize,
     pub cors: Cors,
+    /// How long the consumer caches monitored users (short in dev, so
+    /// monitoring turned on shows up at once).
+    pub monitor_cache: Duration,
 }
 
 pub struct DevStack {
@@ -235,7 +238,8 @@ pub async fn start_dev_stack(
     let consumer = ConsumerHandler::new(
         clients,
         &ConsumerConfig {
-            table_name: provisioned.table.clone(),
+            monitor_cache: opts.monitor_cache,
+            ..ConsumerConfig::new(provisioned.table.clone())
         },
     );
     let spec = provision::event_source_spec();

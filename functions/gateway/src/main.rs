@@ -39,6 +39,11 @@ async fn run() -> Result<(), String> {
             .parse()
             .map_err(|_| "MAX_MESSAGE_BYTES must be a number")?,
         cors: Cors::parse(&env_or("CORS_ALLOWED_ORIGINS", "*")),
+        monitor_cache: std::time::Duration::from_secs_f64(
+            env_or("PULSE_MONITOR_CACHE_SECONDS", "2")
+                .parse()
+                .map_err(|_| "PULSE_MONITOR_CACHE_SECONDS must be a number")?,
+        ),
     };
     let clients = AwsClients::from_env().await;
     let stack = start_dev_stack(&clients, &opts).await?;
@@ -60,6 +65,10 @@ async fn run() -> Result<(), String> {
     );
     println!("    ingest     POST {base}/v1/events   (Segment: {base}/v1/batch)");
     println!("    demo page  {base}/demo/");
+    println!(
+        "    dashboard  {base}/dashboard   (read key {})",
+        opts.demo_read_key
+    );
     println!("    health     {base}/health");
     println!();
     tokio::select! {

@@ -6,7 +6,9 @@ mod csv;
 
 use lambda_http::http::{header, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use pulse_adapters::{AwsClients, DynamoProjects, DynamoReader};
+use pulse_adapters::metrics::MetricSet;
+use pulse_adapters::{AwsClients, DynamoLive, DynamoProjects, DynamoReader};
+use pulse_core::live::{self, LiveCursor, LiveStore, Monitor};
 use pulse_core::ports::CachedDirectory;
 use pulse_core::project::{KeyHash, KeyKind};
 use pulse_core::query::{
@@ -47,8 +49,32 @@ impl QueryConfig {
 pub struct QueryHandler {
     directory: Arc<dyn ProjectDirectory>,
     reader: Arc<dyn EventReader>,
+    live: Arc<dyn LiveStore>,
     cursor_secret: Vec<u8>,
 }
+
+/// The dashboard: static files built into the binary, so it ships with the
+/// function. (path under /dashboard, content type, body)
+const DASHBOARD: &[(&str, &str, &str)] = &[
+    (
+        "",
+        "text/html; charset=utf-8",
+        include_str!("../dashboard/index.html"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../dashboard/app.js"),
+    ),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../dashboard/app.css"),
+    ),
+];
+
+/// The page only talks to its own origin.
+const DASHBOARD_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Everything a request can fail with.
 #[derive(Debug)]
@@ -195,6 +221,10 @@ impl QueryHandler {
                 clients.dynamodb.clone(),
                 &config.table_name,
             )),
+            live: Arc::new(DynamoLive::new(
+                clients.dynamodb.clone(),
+                &config.table_name,
+            )),
             cursor_secret: config.cursor_secret.into_bytes(),
         }
     }
@@ -203,13 +233,40 @@ impl QueryHandler {
     pub fn serves(method: &Method, path: &str) -> bool {
         // Preflights go to the ingest function, which answers CORS (in AWS
         // the HTTP API answers them itself).
-        (method == Method::GET || method == Method::DELETE)
+        let monitoring = path == "/v1/monitoring" || path.starts_with("/v1/monitoring/");
+        (method == Method::GET
+            || method == Method::DELETE
+            || (method == Method::POST && monitoring))
             && (path.starts_with("/v1/events")
                 || path.starts_with("/v1/users/")
                 || path.starts_with("/v1/sessions/")
                 || path.starts_with("/v1/conversations/")
                 || path.starts_with("/v1/analytics/")
-                || path == "/v1/export")
+                || path == "/v1/export"
+                || path == "/v1/live"
+                || monitoring
+                || path == "/dashboard"
+                || path.starts_with("/dashboard/"))
+    }
+
+    /// `GET /dashboard` and its assets; no key needed (the page asks for one).
+    fn dashboard(method: &Method, path: &str) -> Option<Response<Body>> {
+        let asset = path.strip_prefix("/dashboard")?;
+        let asset = asset.strip_prefix('/').unwrap_or(asset);
+        let (_, content_type, body) = DASHBOARD.iter().find(|(name, _, _)| *name == asset)?;
+        if method != Method::GET {
+            return Some(error_response(&Failure::Method(method.clone(), "GET")));
+        }
+        Some(
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, *content_type)
+                .header(header::CACHE_CONTROL, "no-cache")
+                .header(header::CONTENT_SECURITY_POLICY, DASHBOARD_CSP)
+                .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+                .body(Body::Text((*body).to_owned()))
+                .expect("static parts are valid"),
+        )
     }
 
     /// Never fails: every outcome is an HTTP response.
@@ -223,12 +280,23 @@ impl QueryHandler {
                 raw.to_owned()
             }
         };
+        if let Some(page) = Self::dashboard(req.method(), &path) {
+            return page;
+        }
         let result = self.route(&req, &path).await;
         let response = match result {
             Ok(r) => r,
             Err(f) => error_response(&f),
         };
-        tracing::info!(method = %req.method(), path, status = response.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "query");
+        let status = response.status().as_u16();
+        tracing::info!(method = %req.method(), path, status, elapsed_us = started.elapsed().as_micros() as u64, "query");
+        MetricSet::new("query")
+            .count("Requests", 1)
+            .count("ClientErrors", usize::from((400..500).contains(&status)))
+            .count("ServerErrors", usize::from(status >= 500))
+            .millis("Latency", started.elapsed())
+            .property("Route", route_name(&path))
+            .emit();
         response
     }
 
@@ -277,16 +345,21 @@ impl QueryHandler {
                     "summary" | "daily" | "top-users" | "timeseries"
                 ]
                 | ["v1", "export"]
+                | ["v1", "live"]
+                | ["v1", "monitoring", "users"]
+                | ["v1", "monitoring", "users", _]
+                | ["v1", "monitoring", "users", _, "events"]
         );
         if !known {
             return Err(Failure::NotFound(path.to_owned()));
         }
-        let is_delete = matches!(segs.as_slice(), ["v1", "users", _]);
-        if (is_delete && method != Method::DELETE) || (!is_delete && method != Method::GET) {
-            return Err(Failure::Method(
-                method,
-                if is_delete { "DELETE" } else { "GET" },
-            ));
+        let allowed_methods = match segs.as_slice() {
+            ["v1", "users", _] => "DELETE",
+            ["v1", "monitoring", "users", _] => "POST, DELETE",
+            _ => "GET",
+        };
+        if !allowed_methods.split(", ").any(|m| m == method.as_str()) {
+            return Err(Failure::Method(method, allowed_methods));
         }
         let project = self.project_for(req).await?;
         let pairs: Vec<(String, String)> = req
@@ -420,9 +493,136 @@ impl QueryHandler {
                 tracing::info!(project_id = %project.id, erased, "user erased");
                 json!({"user_id": user, "erased": erased})
             }
+            ["v1", "live"] => {
+                let p = Params::new(pairs, &["since", "limit", "type"])?;
+                let limit = p.number("limit", 100, 1, 500)? as usize;
+                let since = p
+                    .text("since")
+                    .map(|c| LiveCursor::decode(c, "since"))
+                    .transpose()?;
+                let found = live::live_ids(self.live.as_ref(), &project.id, since, limit, now)
+                    .await
+                    .map_err(QueryError::from)?;
+                let events: Vec<Value> = self
+                    .reader
+                    .get_events(&project.id, &found.ids)
+                    .await
+                    .map_err(QueryError::from)?
+                    .into_iter()
+                    .filter(|e| p.text("type").is_none_or(|t| e["type"] == t))
+                    .map(pulse_core::query::present)
+                    .collect();
+                json!({"events": events, "next_cursor": found.next.encode(), "more": found.more})
+            }
+            ["v1", "monitoring", "users"] => {
+                Params::new(pairs, &[])?;
+                let users: Vec<Value> = self
+                    .live
+                    .monitors(&project.id, now)
+                    .await
+                    .map_err(QueryError::from)?
+                    .iter()
+                    .map(monitor_json)
+                    .collect();
+                json!({ "users": users })
+            }
+            ["v1", "monitoring", "users", user] if method == Method::POST => {
+                let p = Params::new(pairs, &["ttl_hours"])?;
+                let hours = live::parse_ttl_hours(p.text("ttl_hours"))?;
+                let monitor = Monitor {
+                    user_id: user.to_string(),
+                    since_ms: now,
+                    until_ms: now + (hours * 3_600_000.0).round() as i64,
+                };
+                self.live
+                    .start_monitor(&project.id, &monitor)
+                    .await
+                    .map_err(QueryError::from)?;
+                tracing::info!(project_id = %project.id, user_id = %user, hours, "monitoring started");
+                let mut body = monitor_json(&monitor);
+                body["monitoring"] = true.into();
+                body["ttl_hours"] = hours.into();
+                body
+            }
+            ["v1", "monitoring", "users", user] => {
+                Params::new(pairs, &[])?;
+                let removed = self
+                    .live
+                    .stop_monitor(&project.id, user)
+                    .await
+                    .map_err(QueryError::from)?;
+                tracing::info!(project_id = %project.id, user_id = %user, removed, "monitoring stopped");
+                json!({"user_id": user, "monitoring": false, "removed": removed})
+            }
+            ["v1", "monitoring", "users", user, "events"] => {
+                let p = Params::new(pairs, &["since", "limit"])?;
+                let limit = p.number("limit", 200, 1, 500)? as usize;
+                let since = p
+                    .text("since")
+                    .map(|c| LiveCursor::decode(c, "since"))
+                    .transpose()?;
+                let found = self
+                    .live
+                    .debug_events(
+                        &project.id,
+                        user,
+                        since.as_ref().map(|c| c.sort_key.as_str()),
+                        limit,
+                        now,
+                    )
+                    .await
+                    .map_err(QueryError::from)?;
+                let next = found
+                    .last()
+                    .map(|(key, _)| key.clone())
+                    .or(since.map(|c| c.sort_key))
+                    .map(|sort_key| LiveCursor { sort_key, skip: 0 }.encode());
+                let monitor = self
+                    .live
+                    .monitors(&project.id, now)
+                    .await
+                    .map_err(QueryError::from)?
+                    .into_iter()
+                    .find(|m| m.user_id == *user);
+                json!({
+                    "user_id": user,
+                    "monitoring": monitor.is_some(),
+                    "until": monitor.map(|m| pulse_core::time::format_millis(m.until_ms)),
+                    "events": found.into_iter().map(|(_, e)| pulse_core::query::present(e)).collect::<Vec<_>>(),
+                    "next_cursor": next,
+                })
+            }
             _ => return Err(Failure::NotFound(path.to_owned())),
         };
         Ok(json_response(StatusCode::OK, &body))
+    }
+}
+
+fn monitor_json(m: &Monitor) -> Value {
+    json!({
+        "user_id": m.user_id,
+        "since": pulse_core::time::format_millis(m.since_ms),
+        "until": pulse_core::time::format_millis(m.until_ms),
+        "until_ms": m.until_ms,
+    })
+}
+
+/// A route's name for metrics: the path with ids left out.
+fn route_name(path: &str) -> String {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["v1", "events", _] => "/v1/events/{id}".into(),
+        ["v1", kind @ ("users" | "sessions" | "conversations"), _, rest @ ..] => {
+            format!(
+                "/v1/{kind}/{{id}}{}",
+                rest.iter().map(|r| format!("/{r}")).collect::<String>()
+            )
+        }
+        ["v1", "monitoring", "users", _, rest @ ..] => format!(
+            "/v1/monitoring/users/{{id}}{}",
+            rest.iter().map(|r| format!("/{r}")).collect::<String>()
+        ),
+        _ => path.to_owned(),
     }
 }
 
