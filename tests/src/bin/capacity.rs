@@ -7,7 +7,7 @@
 
 use pulse_adapters::provision::{self, StackNames};
 use pulse_adapters::write_meter::WriteMeter;
-use pulse_adapters::DynamoStore;
+use pulse_adapters::{DynamoLive, DynamoStore};
 use pulse_core::consume::{Consumer, QueueMessage};
 use pulse_tests::{clients, mix, unique_prefix, Moto};
 use std::sync::Arc;
@@ -39,9 +39,14 @@ async fn main() {
         })
         .collect();
     let meter = Arc::new(WriteMeter::new());
+    // As deployed: with the live index (no user is monitored).
     let consumer = Consumer::new(Arc::new(
         DynamoStore::new(clients.dynamodb.clone(), &table).with_meter(meter.clone()),
-    ));
+    ))
+    .with_live(
+        Arc::new(DynamoLive::new(clients.dynamodb.clone(), &table).with_meter(meter.clone())),
+        std::time::Duration::from_secs(10),
+    );
     let started = Instant::now();
     let mut stored = 0;
     // Lambda hands the consumer up to BatchSize (100) messages at a time.
