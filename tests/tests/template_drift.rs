@@ -173,3 +173,74 @@ fn the_check_notices_a_change_on_one_side() {
     let t: Value = serde_yaml::from_str(&key_changed).unwrap();
     assert_ne!(table_from_template(&t), local_table());
 }
+
+/// (function logical id, method, path) of every HTTP API route in the template.
+fn template_routes(template: &Value) -> Vec<(String, String, String)> {
+    let mut routes = Vec::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for event in events.values() {
+            if event["Type"].as_str() == Some("HttpApi") {
+                routes.push((
+                    text(name),
+                    text(&event["Properties"]["Method"]),
+                    text(&event["Properties"]["Path"]),
+                ));
+            }
+        }
+    }
+    routes
+}
+
+/// Every route the template sends to a function is one that function
+/// answers (the dev gateway routes the same way): a route added on one side
+/// only fails here.
+#[tokio::test]
+async fn every_template_route_reaches_a_handler_that_serves_it() {
+    let template: Value = serde_yaml::from_str(&template_text()).unwrap();
+    let routes = template_routes(&template);
+    assert!(routes.len() >= 25, "routes found: {routes:?}");
+    let stack = pulse_tests::TestStack::start("routes").await;
+    let client = reqwest::Client::new();
+    for (function, method, path) in routes {
+        // `{user_id}` → a sample value; `/dashboard/{asset}` → a real asset.
+        let concrete = path
+            .replace("{asset}", "app.js")
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "sample" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let m: http::Method = method.parse().unwrap();
+        let is_query = pulse_query::QueryHandler::serves(&m, &concrete);
+        assert_eq!(
+            is_query,
+            function == "QueryFunction",
+            "{method} {path} goes to {function} in the template"
+        );
+        let key = if is_query {
+            pulse_tests::READ_KEY
+        } else {
+            pulse_tests::WRITE_KEY
+        };
+        let res = client
+            .request(method.parse().unwrap(), stack.url(&concrete))
+            .bearer_auth(key)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let body = res.text().await.unwrap();
+        assert!(
+            status != 404 || !body.contains("no route"),
+            "{method} {path}: the handler has no such route: {body}"
+        );
+        assert_ne!(status, 405, "{method} {path}: {body}");
+        assert!(status < 500, "{method} {path}: {status} {body}");
+    }
+}

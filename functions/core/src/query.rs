@@ -748,7 +748,16 @@ pub fn summarize(
     unique_users: u64,
     range: TimeRange,
 ) -> Value {
-    let mut total: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut total: BTreeMap<&str, u64> = [
+        counter::EVENTS,
+        counter::SESSIONS,
+        counter::ERRORS,
+        counter::DURATION_SUM,
+        counter::DURATION_COUNT,
+    ]
+    .into_iter()
+    .map(|k| (k, 0))
+    .collect();
     let by = |prefix: &str| -> Map<String, Value> {
         let mut m: BTreeMap<String, u64> = BTreeMap::new();
         for c in days.values() {
@@ -767,14 +776,8 @@ pub fn summarize(
         by(counter::ACTION),
     );
     for c in days.values() {
-        for k in [
-            counter::EVENTS,
-            counter::SESSIONS,
-            counter::ERRORS,
-            counter::DURATION_SUM,
-            counter::DURATION_COUNT,
-        ] {
-            *total.entry(k).or_default() += c.get(k).copied().unwrap_or(0);
+        for (k, sum) in total.iter_mut() {
+            *sum += c.get(*k).copied().unwrap_or(0);
         }
     }
     let most_active_day = days
@@ -980,5 +983,19 @@ mod tests {
         assert_eq!(s["most_common_action"], json!({"action": "d", "events": 5}));
         assert_eq!(s["avg_duration_ms"], 15.0);
         assert_eq!(s["events_by_status"], json!({"failed": 1}));
+    }
+
+    #[test]
+    fn summary_of_a_project_without_events_is_zero_not_a_panic() {
+        let s = summarize(&BTreeMap::new(), 0, TimeRange { from: 0, to: 1 });
+        assert_eq!(
+            (
+                s["total_events"].clone(),
+                s["sessions"].clone(),
+                s["errors"].clone()
+            ),
+            (json!(0), json!(0), json!(0))
+        );
+        assert_eq!(s["most_active_day"], Value::Null);
     }
 }
