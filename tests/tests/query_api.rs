@@ -37,7 +37,13 @@ impl Api<'_> {
         self.call(reqwest::Method::GET, path, READ_KEY).await
     }
     async fn ingest(&self, events: &[Value], key: &str) {
-        for chunk in events.chunks(40) {
+        self.ingest_with(events, key, 40).await
+    }
+    async fn ingest_in(&self, events: &[Value], per_request: usize) {
+        self.ingest_with(events, WRITE_KEY, per_request).await
+    }
+    async fn ingest_with(&self, events: &[Value], key: &str, per_request: usize) {
+        for chunk in events.chunks(per_request) {
             let res = reqwest::Client::new()
                 .post(self.stack.url("/v1/events"))
                 .bearer_auth(key)
@@ -568,4 +574,48 @@ async fn expired_events_are_absent_from_every_endpoint() {
         .unwrap();
     let body = res.text().await.unwrap();
     assert!(!body.contains("old-1") && body.contains("new-1"));
+}
+
+/// Lambda caps a response at 6 MB: a big export comes in parts, each with
+/// the cursor of the next, and the parts hold every event exactly once.
+#[tokio::test]
+async fn a_large_export_comes_in_parts_that_hold_every_event_once() {
+    let mut stack = TestStack::start("export-parts").await;
+    let blob = "x".repeat(30_000);
+    let events: Vec<Value> = (0..120)
+        .map(|i| json!({"event_id": format!("big{i:03}"), "type": "blob_saved", "user_id": "u", "properties": {"blob": blob}}))
+        .collect();
+    Api { stack: &stack }.ingest_in(&events, 20).await;
+    consume_all(&mut stack).await;
+
+    let mut seen = Vec::new();
+    let mut parts = 0;
+    let mut url = stack.url("/v1/export?days=1&format=ndjson");
+    loop {
+        let res = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(READ_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let next = res
+            .headers()
+            .get("x-pulse-next-cursor")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = res.text().await.unwrap();
+        assert!(body.len() < 6_000_000, "a part fits a Lambda response");
+        for line in body.lines() {
+            let e: Value = serde_json::from_str(line).unwrap();
+            seen.push(e["event_id"].as_str().unwrap().to_owned());
+        }
+        parts += 1;
+        match next {
+            Some(c) => url = stack.url(&format!("/v1/export?format=ndjson&cursor={c}")),
+            None => break,
+        }
+    }
+    assert!(parts >= 2, "3.6 MB of events is more than one part");
+    let unique: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (120, 120));
 }

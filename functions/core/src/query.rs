@@ -534,21 +534,6 @@ impl QueryService<'_> {
         Ok(())
     }
 
-    /// Every event in the range, oldest first, for export.
-    pub async fn export(&self, range: TimeRange) -> Result<Vec<Value>, QueryError> {
-        let mut all = Vec::new();
-        self.read_time_index(
-            &EventFilter::default(),
-            range,
-            None,
-            usize::MAX - 1,
-            &mut all,
-        )
-        .await?;
-        all.sort_by_key(ts_id);
-        Ok(all.into_iter().map(present).collect())
-    }
-
     /// `GET /v1/conversations/{id}`: ordered by sequence then time, with the
     /// parent/child tree.
     pub async fn conversation(&self, conversation_id: &str) -> Result<Value, QueryError> {

@@ -73,6 +73,9 @@ const DASHBOARD: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// JSON bytes of events per export response (see `export_part`).
+const EXPORT_PART_BYTES: usize = 2_500_000;
+
 /// The page only talks to its own origin.
 const DASHBOARD_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
@@ -247,6 +250,42 @@ impl QueryHandler {
                 || monitoring
                 || path == "/dashboard"
                 || path.starts_with("/dashboard/"))
+    }
+
+    /// One part of an export, newest first: whole pages of events until the
+    /// part holds [`EXPORT_PART_BYTES`] of JSON, and the cursor of the next
+    /// part when there is more. Lambda responses are capped at 6 MB; CSV of
+    /// the same events is at most about twice the JSON (doubled quotes).
+    async fn export_part(
+        &self,
+        service: &QueryService<'_>,
+        range: pulse_core::query::TimeRange,
+        mut after: Option<Cursor>,
+    ) -> Result<(Vec<Value>, Option<Cursor>), QueryError> {
+        let filter = EventFilter::default();
+        let mut events = Vec::new();
+        let mut bytes = 0;
+        loop {
+            let page = service.events(&filter, range, after.clone(), 200).await?;
+            for e in page.events {
+                let size = e.to_string().len() + 1;
+                if !events.is_empty() && bytes + size > EXPORT_PART_BYTES {
+                    let last: &Value = events.last().expect("not empty");
+                    let next = Cursor {
+                        ts: last["timestamp"].as_i64().unwrap_or(0),
+                        id: last["event_id"].as_str().unwrap_or_default().to_owned(),
+                        range,
+                    };
+                    return Ok((events, Some(next)));
+                }
+                bytes += size;
+                events.push(e);
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => return Ok((events, None)),
+            }
+        }
     }
 
     /// `GET /dashboard` and its assets; no key needed (the page asks for one).
@@ -456,7 +495,7 @@ impl QueryHandler {
                 service.timeseries(range, hourly, p.text("type")).await?
             }
             ["v1", "export"] => {
-                let p = Params::new(pairs, &allowed(&[RANGE, &["format"]]))?;
+                let p = Params::new(pairs, &allowed(&[RANGE, &["format", "cursor"]]))?;
                 let format = p.text("format").unwrap_or("ndjson");
                 if format != "ndjson" && format != "csv" {
                     return Err(QueryError::BadParameter {
@@ -465,7 +504,16 @@ impl QueryHandler {
                     }
                     .into());
                 }
-                let events = service.export(parse_range(&p, 30, retention, now)?).await?;
+                let filter = EventFilter::default();
+                let after = p
+                    .text("cursor")
+                    .map(|c| Cursor::decode(c, &self.cursor_secret, &filter))
+                    .transpose()?;
+                let range = match &after {
+                    Some(c) => c.range,
+                    None => parse_range(&p, 30, retention, now)?,
+                };
+                let (events, next) = self.export_part(&service, range, after).await?;
                 let (content_type, text) = if format == "csv" {
                     ("text/csv; charset=utf-8", csv::events_to_csv(&events))
                 } else {
@@ -477,13 +525,22 @@ impl QueryHandler {
                             .collect::<String>(),
                     )
                 };
-                return Ok(Response::builder()
+                let mut response = Response::builder()
                     .status(StatusCode::OK)
                     .header(header::CONTENT_TYPE, content_type)
                     .header(
                         header::CONTENT_DISPOSITION,
                         format!("attachment; filename=\"pulse-{}.{format}\"", project.id),
                     )
+                    .header("x-pulse-event-count", events.len());
+                if let Some(next) = next {
+                    let cursor = next.encode(&self.cursor_secret, &filter);
+                    response = response.header("x-pulse-next-cursor", &cursor).header(
+                        header::LINK,
+                        format!("</v1/export?format={format}&cursor={cursor}>; rel=\"next\""),
+                    );
+                }
+                return Ok(response
                     .body(Body::Text(text))
                     .expect("static parts are valid"));
             }
