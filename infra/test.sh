@@ -28,6 +28,9 @@ cargo test --workspace --quiet
 step "API contract: schemathesis (openapi.yaml) against the dev gateway"
 infra/schemathesis.sh
 
+step "dashboard: Playwright tests against the dev gateway (infra/test-dashboard.sh)"
+infra/test-dashboard.sh
+
 if [[ -x sdk-wasm/scripts/test.sh ]]; then
   step "browser tracker tests (wasm-bindgen-test + Playwright in headless Chromium)"
   sdk-wasm/scripts/test.sh

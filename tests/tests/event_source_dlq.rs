@@ -72,3 +72,49 @@ async fn malformed_message_reaches_the_dlq_and_its_neighbours_are_stored() {
         "the main queue is empty"
     );
 }
+
+/// `make dev` long-polls for 20 s, longer than the clients' 5 s attempt
+/// timeout. An event sent while the gateway has been idle for a while must
+/// still be stored within seconds (an abandoned poll would hide it for the
+/// 180 s visibility timeout).
+#[tokio::test]
+async fn an_event_sent_after_an_idle_spell_is_stored_promptly() {
+    let stack = TestStack::start("idle").await;
+    let source = &stack.stack.event_source;
+    let mapping = pulse_gateway::event_source::EventSourceMapping {
+        sqs: source.sqs.clone(),
+        queue_url: source.queue_url.clone(),
+        batch_size: source.batch_size,
+        batching_window: source.batching_window,
+        visibility_timeout: None,
+        wait_seconds: 20,
+        handler: source.handler.clone(),
+    };
+    assert_eq!(
+        source.wait_seconds, 20,
+        "the dev stack long-polls as Lambda does"
+    );
+    let polling = tokio::spawn(mapping.run());
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let res = reqwest::Client::new()
+        .post(stack.url("/v1/events"))
+        .bearer_auth(WRITE_KEY)
+        .body(json!({"event_id": "late-1", "type": "item_viewed", "user_id": "u"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let reader = DynamoReader::new(
+        stack.clients.dynamodb.clone(),
+        &stack.stack.provisioned.table,
+    );
+    let sent = Instant::now();
+    while reader.get_event("demo", "late-1").await.unwrap().is_none() {
+        assert!(
+            sent.elapsed() < Duration::from_secs(10),
+            "not stored within 10 s of being sent"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    polling.abort();
+}

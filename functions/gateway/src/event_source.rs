@@ -70,7 +70,18 @@ impl EventSourceMapping {
             if let Some(v) = self.visibility_timeout {
                 req = req.visibility_timeout(v);
             }
+            // A long poll outlives the clients' 5 s attempt timeout. Cut
+            // short, the abandoned poll still takes messages on the server
+            // side and hides them for the visibility timeout.
+            let long_poll = aws_sdk_sqs::config::Builder::default().timeout_config(
+                aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(wait.max(0) as u64 + 10))
+                    .operation_timeout(Duration::from_secs(wait.max(0) as u64 + 20))
+                    .build(),
+            );
             let out = req
+                .customize()
+                .config_override(long_poll)
                 .send()
                 .await
                 .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;

@@ -1,80 +1,64 @@
 // Pulse dashboard: one static page over the query API (same origin, read key
-// in sessionStorage). No framework and no build step: plain DOM and SVG.
+// in sessionStorage). No framework, no build step: plain DOM and SVG.
 'use strict';
 (() => {
-  const KEY = 'pulse.readKey';
-  const LIVE_MS = 2000;
-  const DEBUG_MS = 2000;
-  const REFRESH_MS = 30000;
-  const RETRY_MS = 5000;
-  const LIVE_CAP = 500;
+  const KEY = 'pulse.readKey', POLL_MS = 2000, REFRESH_MS = 30000, RETRY_MS = 5000, CAP = 500;
   const state = { key: sessionStorage.getItem(KEY), days: Number(sessionStorage.getItem('pulse.days')) || 7,
     tab: 'overview', seq: 0, updated: null, retry: null, down: false };
-  const $ = (s, r = document) => r.querySelector(s);
-  const $$ = (s, r = document) => [...r.querySelectorAll(s)];
+  const $ = (s) => document.querySelector(s);
+  const $$ = (s) => [...document.querySelectorAll(s)];
   const nf = new Intl.NumberFormat('en-US');
   const MONTHS = 'Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split(' ');
 
-  // ---- DOM helpers ---------------------------------------------------------
-  function h(tag, attrs, ...kids) {
-    const el = document.createElement(tag);
+  // ---- DOM helpers
+  function build(el, attrs, kids) {
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v == null || v === false) continue;
-      if (k === 'class') el.className = v;
-      else if (k === 'text') el.textContent = v;
-      else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      if (k === 'text') el.textContent = v;
+      else if (k === 'onclick') el.addEventListener('click', v);
       else el.setAttribute(k, v === true ? '' : v);
     }
     for (const c of kids.flat()) if (c != null && c !== false) el.append(c);
     return el;
   }
-  function svg(tag, attrs, ...kids) {
-    const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
-    for (const [k, v] of Object.entries(attrs || {})) if (v != null) el.setAttribute(k, v);
-    for (const c of kids.flat()) if (c != null) el.append(c);
-    return el;
-  }
+  const h = (tag, attrs, ...kids) => build(document.createElement(tag), attrs, kids);
+  const svg = (tag, attrs, ...kids) => build(document.createElementNS('http://www.w3.org/2000/svg', tag), attrs, kids);
   const show = (el, on) => { el.hidden = !on; };
-  const fill = (el, ...kids) => { el.replaceChildren(...kids.flat().filter((k) => k != null)); };
+  const fill = (el, ...kids) => el.replaceChildren(...kids.flat().filter((k) => k != null));
   const muted = (t) => h('p', { class: 'muted', text: t });
+  const down = (err) => err.status === 0 || err.status >= 500;
 
-  // ---- formatting ----------------------------------------------------------
+  // ---- formatting
   function ago(ms) {
     const s = Math.round((Date.now() - ms) / 1000);
     if (s < -60) return 'in the future';
     if (s < 10) return 'just now';
     if (s < 60) return `${s} s ago`;
-    if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-    if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-    return `${Math.floor(s / 86400)} d ago`;
+    return s < 3600 ? `${Math.floor(s / 60)} min ago` : s < 86400 ? `${Math.floor(s / 3600)} h ago` : `${Math.floor(s / 86400)} d ago`;
   }
   const clock = (d) => d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
   const dayLabel = (iso) => `${MONTHS[Number(iso.slice(5, 7)) - 1]} ${Number(iso.slice(8, 10))}`;
-  function duration(ms) {
-    if (ms == null) return '–';
-    if (ms < 1000) return `${nf.format(ms)} ms`;
-    if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
-    return `${(ms / 60000).toFixed(1)} min`;
-  }
+  const duration = (ms) => (ms == null ? '–' : ms < 1000 ? `${nf.format(ms)} ms`
+    : ms < 60000 ? `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s` : `${(ms / 60000).toFixed(1)} min`);
   const evTime = (e) => e.timestamp ?? Date.parse(e.timestamp_iso);
   function timeEl(ms) {
     const iso = new Date(ms).toISOString();
     return h('time', { datetime: iso, title: iso, 'data-ts': ms, text: ago(ms) });
   }
-  function idLink(kind, id, label) {
-    if (id == null || id === '') return null;
-    return h('a', { class: `id ${kind}`, href: `#${kind}/${encodeURIComponent(id)}`, 'data-kind': kind, title: `${kind} ${id}`, text: label ?? String(id) });
-  }
+  const idLink = (kind, id, label) => (id == null || id === '' ? null
+    : h('a', { class: `id ${kind}`, href: `#${kind}/${encodeURIComponent(id)}`, title: `${kind} ${id}`, text: label ?? String(id) }));
+  const anon = (id) => h('span', { class: 'id anon', title: 'anonymous id', text: `anon ${id}` });
 
-  // ---- API -----------------------------------------------------------------
+  // ---- API
   class ApiError extends Error {
     constructor(status, message, parameter) { super(message); this.status = status; this.parameter = parameter; }
   }
   async function api(path, { method = 'GET', raw = false } = {}) {
-    if (!state.key) throw new ApiError(401, 'no key');
+    const key = state.key;
+    if (!key) throw new ApiError(401, 'no key');
     let res;
     try {
-      res = await fetch(path, { method, headers: { Authorization: `Bearer ${state.key}` }, cache: 'no-store' });
+      res = await fetch(path, { method, headers: { Authorization: `Bearer ${key}` }, cache: 'no-store' });
     } catch {
       unreachable('network error');
       throw new ApiError(0, 'API unreachable');
@@ -83,46 +67,41 @@
       unreachable(`HTTP ${res.status}`);
       throw new ApiError(res.status, 'API unreachable');
     }
-    if (!res.ok) {
-      const body = await res.json().catch(() => ({}));
-      const err = new ApiError(res.status, body.error?.message || res.statusText || `HTTP ${res.status}`, body.error?.parameter);
-      if (res.status === 401 || res.status === 403) needKey(err);
-      else reachable();
-      throw err;
-    }
     reachable();
-    return raw ? res : res.json();
+    if (res.ok) return raw ? res : res.json();
+    const body = await res.json().catch(() => ({}));
+    const err = new ApiError(res.status, body.error?.message || `HTTP ${res.status}`, body.error?.parameter);
+    // Several requests share a key: only the first refusal (of the key in use) asks again.
+    if ((res.status === 401 || res.status === 403) && state.key === key) needKey(err);
+    throw err;
   }
   function unreachable(why) {
     state.down = true;
-    const b = $('#banner');
-    b.textContent = `API unreachable (${why}), retrying every ${RETRY_MS / 1000} s…`;
-    show(b, true);
-    if (!state.retry) state.retry = setTimeout(() => { state.retry = null; if (state.key) refreshCurrent(); }, RETRY_MS);
+    $('#banner').textContent = `API unreachable (${why}), retrying every ${RETRY_MS / 1000} s…`;
+    show($('#banner'), true);
+    state.retry ??= setTimeout(() => { state.retry = null; refreshCurrent(); }, RETRY_MS);
   }
   function reachable() {
-    if (!state.down) return;
-    state.down = false;
-    show($('#banner'), false);
+    if (state.down) { state.down = false; show($('#banner'), false); }
   }
   function needKey(err) {
+    forgetKey();
+    $('#key-error').textContent = err.status === 403
+      ? `This key cannot read (403: ${err.message}). The dashboard needs the project's read key (rk_…), not its write key.`
+      : `The key was refused (401: ${err.message}). Enter the project's read key.`;
+    show($('#key-error'), true);
+    showLogin();
+  }
+  function forgetKey() {
     state.key = null;
     sessionStorage.removeItem(KEY);
     stopTimers();
-    const msg = err.status === 403
-      ? `This key cannot read (403: ${err.message}). The dashboard needs the project's read key (rk_…), not the write key.`
-      : `The key was refused (401: ${err.message}). Check it and enter the project's read key.`;
-    const e = $('#key-error');
-    e.textContent = msg;
-    show(e, true);
-    showLogin();
   }
   const fail = (el, err) => {
-    if (err.status === 401 || err.status === 403) return;
-    fill(el, h('p', { class: 'error', role: 'alert', text: err.status === 0 || err.status >= 500 ? 'API unreachable, retrying…' : `Error ${err.status}: ${err.message}` }));
+    if (err.status !== 401 && err.status !== 403) fill(el, h('p', { class: 'error', role: 'alert', text: down(err) ? 'API unreachable, retrying…' : `Error ${err.status}: ${err.message}` }));
   };
 
-  // ---- key form ------------------------------------------------------------
+  // ---- key form
   function showLogin() {
     show($('#booting'), false);
     show($('#app'), false);
@@ -146,15 +125,9 @@
     state.updated = null;
     showApp();
   });
-  $('#change-key').addEventListener('click', () => {
-    state.key = null;
-    sessionStorage.removeItem(KEY);
-    stopTimers();
-    show($('#key-error'), false);
-    showLogin();
-  });
+  $('#change-key').addEventListener('click', () => { forgetKey(); show($('#key-error'), false); showLogin(); });
 
-  // ---- overview ------------------------------------------------------------
+  // ---- overview
   function setRange(days) {
     state.days = days;
     sessionStorage.setItem('pulse.days', String(days));
@@ -163,17 +136,14 @@
   for (const b of $$('.range button')) {
     b.addEventListener('click', () => {
       setRange(Number(b.dataset.days));
-      if (state.tab !== 'overview') location.hash = '#overview';
-      else loadOverview();
+      if (state.tab === 'overview') loadOverview(); else location.hash = '#overview';
     });
   }
   $('#refresh').addEventListener('click', () => refreshCurrent());
 
   async function loadOverview() {
     if (!state.key) return;
-    const days = state.days;
-    const seq = ++state.seq;
-    const cards = $('#cards');
+    const days = state.days, seq = ++state.seq, cards = $('#cards');
     cards.setAttribute('aria-busy', 'true');
     $('#updated').textContent = 'Loading…';
     try {
@@ -186,182 +156,148 @@
       if (seq !== state.seq) return;
       show($('#overview-error'), false);
       renderCards(summary);
-      renderDaily(daily.days || []);
+      renderDaily(daily.days);
       renderBars($('#by-category'), summary.events_by_category, 'category');
       renderBars($('#by-type'), summary.events_by_type, 'type');
-      renderTop(top.users || []);
-      renderFeed($('#recent'), recent.events || [], 'No events stored yet.');
-      renderEmpty(summary.total_events, (recent.events || []).length);
+      renderTop(top.users);
+      fill($('#recent'), recent.events.length ? h('ol', { class: 'feed' }, recent.events.map((e) => eventRow(e))) : muted('No events stored yet.'));
+      renderEmpty(summary.total_events, recent.events.length);
       state.updated = new Date();
       cards.dataset.days = String(days);
       cards.dataset.loaded = 'true';
-      updatedText();
+      $('#updated').textContent = `Last updated ${clock(state.updated)} · auto-refresh 30 s`;
     } catch (err) {
-      if (seq !== state.seq) return;
-      if (err.status !== 401 && err.status !== 403) {
-        $('#updated').textContent = state.updated ? `Last updated ${clock(state.updated)} (refresh failed)` : 'Not loaded';
-        const e = $('#overview-error');
-        e.textContent = err.status === 0 || err.status >= 500 ? 'The API is unreachable; the figures below may be stale. Retrying…' : `Could not load the overview: ${err.message}`;
-        show(e, true);
-      }
+      if (seq !== state.seq || err.status === 401 || err.status === 403) return;
+      $('#updated').textContent = state.updated ? `Last updated ${clock(state.updated)} (refresh failed)` : 'Not loaded';
+      $('#overview-error').textContent = down(err) ? 'The API is unreachable; the figures below may be stale. Retrying…' : `Could not load the overview: ${err.message}`;
+      show($('#overview-error'), true);
     } finally {
-      cards.removeAttribute('aria-busy');
+      if (seq === state.seq) cards.removeAttribute('aria-busy');
     }
   }
-  function updatedText() {
-    if (state.updated) $('#updated').textContent = `Last updated ${clock(state.updated)} · auto-refresh 30 s`;
-  }
   function renderCards(s) {
-    const errors = s.events_by_status?.failed ?? s.errors ?? 0;
-    const values = { total_events: s.total_events, unique_users: s.unique_users, sessions: s.sessions, errors, avg_duration_ms: s.avg_duration_ms };
+    const values = { total_events: s.total_events, unique_users: s.unique_users, sessions: s.sessions,
+      errors: s.events_by_status?.failed ?? s.errors ?? 0, avg_duration_ms: s.avg_duration_ms };
     for (const [k, v] of Object.entries(values)) {
       const el = $(`[data-stat="${k}"]`);
       el.dataset.value = v == null ? '' : String(v);
       el.textContent = k === 'avg_duration_ms' ? duration(v) : nf.format(v ?? 0);
-      el.title = v == null ? 'no timed events' : String(v);
     }
   }
   function renderEmpty(total, recent) {
     const box = $('#empty');
-    if (total > 0) return show(box, false);
+    show(box, total === 0);
+    if (total > 0) return;
     const cmd = `curl -X POST ${location.origin}/v1/events \\\n  -H 'Authorization: Bearer <your write key>' -H 'Content-Type: application/json' \\\n  -d '{"type":"hello_world","user_id":"u-1"}'`;
     fill(box, recent === 0
       ? [h('p', { text: 'No events yet — send one with curl, then press Refresh:' }), h('pre', { text: cmd })]
-      : [h('p', { text: 'No events in this range. Try a longer range; the most recent activity is listed below.' })]);
-    show(box, true);
+      : h('p', { text: 'No events in this range. Try a longer range; the most recent activity is listed below.' }));
   }
 
   function niceMax(v) {
-    if (v <= 5) return 5;
     const p = 10 ** Math.floor(Math.log10(v));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-    return v;
+    return v <= 5 ? 5 : [1, 2, 2.5, 5, 10].map((m) => m * p).find((m) => m >= v);
   }
   function renderDaily(days) {
     const box = $('#daily-chart');
     if (!days.length) return fill(box, muted('No days in this range.'));
-    const W = 720, H = 220, L = 44, R = 12, T = 12, B = 28;
-    const pw = W - L - R, ph = H - T - B, n = days.length;
+    const W = 960, H = 240, L = 44, R = 12, T = 12, B = 28, pw = W - L - R, ph = H - T - B, n = days.length;
     const max = niceMax(Math.max(1, ...days.map((d) => Math.max(d.events, d.active_users))));
-    const x = (i) => L + (pw * (i + 0.5)) / n;
-    const y = (v) => T + ph - (ph * v) / max;
+    const x = (i) => (L + (pw * (i + 0.5)) / n).toFixed(1);
+    const y = (v) => (T + ph - (ph * v) / max).toFixed(1);
     const bw = Math.max(2, Math.min(40, (pw / n) * 0.6));
     const total = days.reduce((a, d) => a + d.events, 0);
-    const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `Daily events and active users, ${n} days, ${total} events`, class: 'daily' });
+    const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'daily', 'aria-label': `Daily events and active users, ${n} days, ${total} events` });
     for (const v of [0, max / 2, max]) {
       chart.append(svg('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), class: 'grid' }),
-        svg('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' }, nf.format(v)));
+        svg('text', { x: L - 6, y: +y(v) + 4, 'text-anchor': 'end', class: 'axis' }, nf.format(v)));
     }
-    const every = Math.ceil(n / 8);
+    const every = Math.ceil(n / 10);
     days.forEach((d, i) => {
       if (i % every === 0 || i === n - 1) chart.append(svg('text', { x: x(i), y: H - 8, 'text-anchor': 'middle', class: 'axis' }, dayLabel(d.date)));
     });
-    if (n > 1) chart.append(svg('polyline', { class: 'users', points: days.map((d, i) => `${x(i).toFixed(1)},${y(d.active_users).toFixed(1)}`).join(' ') }));
-    days.forEach((d, i) => {
-      const tip = `${d.date}: ${d.events} events, ${d.active_users} active users, ${d.sessions} sessions, ${d.errors} errors`;
-      chart.append(svg('g', { class: 'pt', 'data-date': d.date, 'data-events': d.events, 'data-active-users': d.active_users, tabindex: 0 },
-        svg('title', {}, tip),
-        svg('rect', { class: 'events', x: (x(i) - bw / 2).toFixed(1), y: y(d.events).toFixed(1), width: bw.toFixed(1), height: (T + ph - y(d.events)).toFixed(1) }),
-        svg('circle', { class: 'users', cx: x(i).toFixed(1), cy: y(d.active_users).toFixed(1), r: n > 40 ? 2 : 3.5 })));
-    });
-    const table = h('table', { class: 'data' },
-      h('thead', {}, h('tr', {}, ['Day', 'Events', 'Active users', 'Sessions', 'Errors', 'Avg duration'].map((t) => h('th', { scope: 'col', text: t })))),
-      h('tbody', {}, days.slice().reverse().map((d) => h('tr', {}, [d.date, nf.format(d.events), nf.format(d.active_users), nf.format(d.sessions), nf.format(d.errors), duration(d.avg_duration_ms)].map((t) => h('td', { text: t }))))));
-    fill(box, chart, h('details', {}, h('summary', { text: 'Show as a table' }), table));
+    if (n > 1) chart.append(svg('polyline', { class: 'users', points: days.map((d, i) => `${x(i)},${y(d.active_users)}`).join(' ') }));
+    days.forEach((d, i) => chart.append(svg('g', { class: 'pt', tabindex: 0, 'data-date': d.date, 'data-events': d.events, 'data-active-users': d.active_users },
+      svg('title', {}, `${d.date}: ${d.events} events, ${d.active_users} active users, ${d.sessions} sessions, ${d.errors} errors`),
+      svg('rect', { class: 'events', x: (x(i) - bw / 2).toFixed(1), y: y(d.events), width: bw.toFixed(1), height: (T + ph - y(d.events)).toFixed(1) }),
+      svg('circle', { class: 'users', cx: x(i), cy: y(d.active_users), r: n > 40 ? 2 : 3.5 }))));
+    const row = (cells, tag) => h('tr', {}, cells.map((t) => h(tag, { text: t })));
+    fill(box, chart, h('details', {}, h('summary', { text: 'Show as a table' }), h('table', { class: 'data' },
+      h('thead', {}, row(['Day', 'Events', 'Active users', 'Sessions', 'Errors', 'Avg duration'], 'th')),
+      h('tbody', {}, days.slice().reverse().map((d) => row([d.date, ...[d.events, d.active_users, d.sessions, d.errors].map(nf.format), duration(d.avg_duration_ms)], 'td'))))));
   }
   function renderBars(box, counts, what) {
     const rows = Object.entries(counts || {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
     if (!rows.length) return fill(box, muted(`No events by ${what} in this range.`));
-    const max = rows[0][1];
     const shown = rows.slice(0, 12);
     fill(box, h('ul', { class: 'bars' }, shown.map(([name, n]) => {
       const bar = h('span', { class: 'fill' });
-      bar.style.width = `${Math.max(1, (100 * n) / max)}%`;
+      bar.style.width = `${Math.max(1, (100 * n) / rows[0][1])}%`;
       return h('li', { 'data-name': name, 'data-count': n }, h('span', { class: 'label', title: name, text: name }), h('span', { class: 'bar' }, bar), h('span', { class: 'num', text: nf.format(n) }));
     })), rows.length > shown.length ? muted(`and ${rows.length - shown.length} more`) : null);
   }
   function renderTop(users) {
-    const box = $('#top-users');
-    if (!users.length) return fill(box, muted('No users in this range.'));
-    fill(box, h('ol', { class: 'top-list' }, users.map((u) => h('li', {},
-      u.user_id != null ? idLink('user', u.user_id) : h('span', { class: 'id anon', title: 'anonymous id', text: `anonymous ${u.anonymous_id}` }),
-      h('span', { class: 'num', text: `${nf.format(u.events)} events` })))));
+    fill($('#top-users'), users.length ? h('ol', { class: 'top-list' }, users.map((u) => h('li', {},
+      u.user_id != null ? idLink('user', u.user_id) : anon(u.anonymous_id), h('span', { class: 'num', text: `${nf.format(u.events)} event${u.events === 1 ? '' : 's'}` }))))
+      : muted('No users in this range.'));
   }
 
-  // ---- event rows (shared by every list) ----------------------------------
-  function eventRow(e, { full = false } = {}) {
-    const status = e.status ? h('span', { class: `status ${e.status}`, text: e.status }) : null;
-    const who = e.user_id != null ? idLink('user', e.user_id) : e.anonymous_id != null ? h('span', { class: 'id anon', title: 'anonymous id', text: `anon ${e.anonymous_id}` }) : null;
-    const main = [
-      timeEl(evTime(e)),
+  // ---- event rows (every list)
+  function eventRow(e, full, at = evTime(e)) {
+    const parts = [
+      timeEl(at),
       h('span', { class: 'type', text: e.type }),
-      status,
-      e.duration_ms != null ? h('span', { class: 'muted', text: duration(e.duration_ms) }) : null,
-      who,
-      e.session_id != null ? idLink('session', e.session_id, `session ${e.session_id}`) : null,
-      e.conversation_id != null ? idLink('conversation', e.conversation_id, `conversation ${e.conversation_id}${e.sequence != null ? ` #${e.sequence}` : ''}`) : null,
+      e.status && h('span', { class: `status ${e.status}`, text: e.status }),
+      e.duration_ms != null && h('span', { class: 'muted', text: duration(e.duration_ms) }),
+      e.user_id != null ? idLink('user', e.user_id) : e.anonymous_id != null && anon(e.anonymous_id),
+      idLink('session', e.session_id, `session ${e.session_id}`),
+      idLink('conversation', e.conversation_id, `conversation ${e.conversation_id}${e.sequence != null ? ` #${e.sequence}` : ''}`),
     ];
-    const li = h('li', { class: 'ev', 'data-event-id': e.event_id, 'data-type': e.type });
-    if (full) {
-      li.append(h('details', {}, h('summary', {}, main), h('pre', { class: 'json', text: JSON.stringify(e, null, 2) })));
-    } else li.append(...main.filter(Boolean));
-    return li;
-  }
-  function renderFeed(box, events, emptyText) {
-    fill(box, events.length ? h('ol', { class: 'feed' }, events.map((e) => eventRow(e))) : muted(emptyText));
+    return h('li', { class: 'ev', 'data-event-id': e.event_id, 'data-type': e.type },
+      full ? h('details', {}, h('summary', {}, parts), h('pre', { class: 'json', text: JSON.stringify(e, null, 2) })) : parts);
   }
 
-  // ---- explore: user timeline, session, conversation -----------------------
+  // ---- explore: user timeline, session, conversation
   async function openView(kind, id) {
     $('#explore-kind').value = kind;
     $('#explore-id').value = id;
-    const box = $('#explore-view');
+    const box = $('#explore-view'), enc = encodeURIComponent(id);
+    Object.assign(box.dataset, { kind, id });
     fill(box, muted('Loading…'));
-    box.dataset.kind = kind;
-    box.dataset.id = id;
-    const enc = encodeURIComponent(id);
     try {
       if (kind === 'conversation') {
         const c = await api(`/v1/conversations/${enc}`);
         return fill(box, h('h2', { text: `Conversation ${id}` }), muted(`${c.events.length} events in sequence order`), flowTree(c.events, c.tree, c.orphans));
       }
-      const path = kind === 'user' ? `/v1/users/${enc}/events` : `/v1/sessions/${enc}/events`;
-      const events = [];
-      let cursor = null;
-      const list = h('ol', { class: 'feed' });
-      const more = h('button', { type: 'button', text: 'Load older events', hidden: true });
-      const page = async () => {
-        const r = await api(`${path}?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-        cursor = r.next_cursor;
-        events.push(...r.events);
-        more.hidden = !cursor;
-        return r.events;
-      };
-      more.addEventListener('click', async () => { try { for (const e of await page()) list.append(eventRow(e, { full: true })); } catch (err) { fail(box, err); } });
-      await page();
+      const path = `/v1/${kind === 'user' ? 'users' : 'sessions'}/${enc}/events?limit=100`;
+      let r = await api(path);
       if (kind === 'user') {
-        for (const e of events) list.append(eventRow(e, { full: true }));
-        return fill(box, h('h2', { text: `User ${id}` }), muted(events.length ? 'Newest first; open a row for all its properties.' : 'No events for this user.'), list, more);
+        const list = h('ol', { class: 'feed' }, r.events.map((e) => eventRow(e, true)));
+        const more = h('button', { type: 'button', text: 'Load older events', hidden: !r.next_cursor });
+        more.addEventListener('click', async () => {
+          try {
+            r = await api(`${path}&cursor=${encodeURIComponent(r.next_cursor)}`);
+            list.append(...r.events.map((e) => eventRow(e, true)));
+            more.hidden = !r.next_cursor;
+          } catch (err) { fail(box, err); }
+        });
+        return fill(box, h('h2', { text: `User ${id}` }), muted(r.events.length ? 'Newest first; open a row for all its properties.' : 'No events for this user.'), list, more);
       }
-      while (cursor && events.length < 1000) await page();
+      const events = r.events;
+      while (r.next_cursor && events.length < 1000) events.push(...(r = await api(`${path}&cursor=${encodeURIComponent(r.next_cursor)}`)).events);
       events.sort((a, b) => evTime(a) - evTime(b));
-      fill(box, h('h2', { text: `Session ${id}` }), events.length ? [muted(`${events.length} events, oldest first, nested by parent_id`), flowTree(events, buildTree(events), [])] : muted('No events in this session.'));
+      fill(box, h('h2', { text: `Session ${id}` }), events.length
+        ? [muted(`${events.length} events, oldest first, nested by parent_id`), flowTree(events, buildTree(events), [])] : muted('No events in this session.'));
     } catch (err) {
-      if (err.status === 404) fill(box, h('p', { class: 'error', text: `No ${kind} ${id}: ${err.message}` }));
-      else fail(box, err);
+      if (err.status === 404) fill(box, h('p', { class: 'error', text: `No ${kind} ${id}: ${err.message}` })); else fail(box, err);
     }
   }
   function buildTree(events) {
-    const ids = new Set(events.map((e) => e.event_id));
-    const kids = new Map();
-    const roots = [];
+    const ids = new Set(events.map((e) => e.event_id)), kids = new Map(), roots = [], seen = new Set();
     for (const e of events) {
-      if (e.parent_id != null && ids.has(e.parent_id) && e.parent_id !== e.event_id) {
-        if (!kids.has(e.parent_id)) kids.set(e.parent_id, []);
-        kids.get(e.parent_id).push(e.event_id);
-      } else roots.push(e.event_id);
+      if (ids.has(e.parent_id) && e.parent_id !== e.event_id) kids.set(e.parent_id, [...(kids.get(e.parent_id) || []), e.event_id]);
+      else roots.push(e.event_id);
     }
-    const seen = new Set();
     const node = (id) => { seen.add(id); return { event_id: id, children: (kids.get(id) || []).filter((k) => !seen.has(k)).map(node) }; };
     const tree = roots.map(node);
     for (const e of events) if (!seen.has(e.event_id)) tree.push(node(e.event_id));
@@ -369,26 +305,21 @@
   }
   function flowTree(events, tree, orphans) {
     const byId = new Map(events.map((e, i) => [e.event_id, { e, i }]));
-    const order = (a, b) => {
-      const x = byId.get(a.event_id), y = byId.get(b.event_id);
-      const sx = x?.e.sequence ?? Infinity, sy = y?.e.sequence ?? Infinity;
-      return sx - sy || (x?.i ?? 0) - (y?.i ?? 0);
-    };
-    const orphan = new Set(orphans || []);
+    const rank = (n) => { const x = byId.get(n.event_id); return [x?.e.sequence ?? Infinity, x?.i ?? 0]; };
+    const order = (a, b) => { const [s, i] = rank(a), [t, j] = rank(b); return s - t || i - j; };
     const render = (nodes, depth) => h('ol', { class: depth ? 'tree sub' : 'tree' }, nodes.slice().sort(order).map((n) => {
       const e = byId.get(n.event_id)?.e || { event_id: n.event_id, type: '(not loaded)' };
-      const li = h('li', { class: 'node', 'data-event-id': n.event_id, 'data-sequence': e.sequence ?? '', 'data-depth': depth },
+      return h('li', { class: 'node', 'data-event-id': n.event_id, 'data-sequence': e.sequence ?? '', 'data-depth': depth },
         h('div', { class: 'step' },
           h('span', { class: 'seq', text: e.sequence != null ? `#${e.sequence}` : '•' }),
           h('span', { class: 'type', text: e.type }),
-          e.status ? h('span', { class: `status ${e.status}`, text: e.status }) : null,
-          e.duration_ms != null ? h('span', { class: 'muted', text: duration(e.duration_ms) }) : null,
-          e.timestamp != null ? timeEl(evTime(e)) : null,
-          e.user_id != null ? idLink('user', e.user_id) : null,
-          orphan.has(n.event_id) ? h('span', { class: 'status failed', text: 'parent cycle' }) : null),
-        h('details', {}, h('summary', { text: 'properties' }), h('pre', { class: 'json', text: JSON.stringify(e, null, 2) })));
-      if (n.children?.length) li.append(render(n.children, depth + 1));
-      return li;
+          e.status && h('span', { class: `status ${e.status}`, text: e.status }),
+          e.duration_ms != null && h('span', { class: 'muted', text: duration(e.duration_ms) }),
+          e.timestamp != null && timeEl(evTime(e)),
+          idLink('user', e.user_id),
+          orphans?.includes(n.event_id) && h('span', { class: 'status failed', text: 'parent cycle' })),
+        h('details', {}, h('summary', { text: 'properties' }), h('pre', { class: 'json', text: JSON.stringify(e, null, 2) })),
+        n.children?.length ? render(n.children, depth + 1) : null);
     }));
     return render(tree || [], 0);
   }
@@ -398,30 +329,29 @@
     if (id) location.hash = `#${$('#explore-kind').value}/${encodeURIComponent(id)}`;
   });
 
-  // ---- live tail -----------------------------------------------------------
-  const live = { cursor: null, paused: false, timer: null, busy: false, seen: new Set(), types: new Set(), last: null };
-  function liveMatches(li) {
-    const f = $('#live-filter').value.trim().toLowerCase();
-    return !f || li.dataset.type.toLowerCase().includes(f);
-  }
-  function liveStatus(extra) {
-    const n = $('#live-list').children.length;
-    const shown = $$('#live-list > li:not([hidden])').length;
-    const poll = live.paused ? 'paused' : `polling every ${LIVE_MS / 1000} s`;
-    $('#live-status').textContent = `${poll}${live.last ? ` · last poll ${clock(live.last)}` : ''} · ${n} events${shown !== n ? `, ${shown} shown` : ''}${extra ? ` · ${extra}` : ''}`;
-  }
-  function liveAdd(events) {
-    const list = $('#live-list');
+  // ---- polled streams: live tail and the monitored user's events
+  /** Adds events (oldest first) at the top of `list`, once each, keeping CAP rows. */
+  function prepend(list, seen, events, hide) {
     for (const e of events) {
-      if (live.seen.has(e.event_id)) continue;
-      live.seen.add(e.event_id);
-      const li = eventRow(e, { full: true });
-      li.hidden = !liveMatches(li);
+      if (seen.has(e.event_id)) continue;
+      seen.add(e.event_id);
+      const li = eventRow(e, true, e.received_at ?? evTime(e));
+      li.hidden = hide(li);
       list.prepend(li);
-      if (!live.types.has(e.type)) { live.types.add(e.type); $('#live-types').append(h('option', { value: e.type })); }
     }
-    while (list.children.length > LIVE_CAP) list.lastElementChild.remove();
-    if (live.seen.size > 20 * LIVE_CAP) live.seen = new Set($$('#live-list > li').map((li) => li.dataset.eventId));
+    while (list.children.length > CAP) {
+      seen.delete(list.lastElementChild.dataset.eventId);
+      list.lastElementChild.remove();
+    }
+  }
+  const since = (cursor) => (cursor ? `&since=${encodeURIComponent(cursor)}` : '');
+
+  const live = { cursor: null, paused: false, timer: null, busy: false, seen: new Set(), types: new Set(), last: null };
+  const filtered = (li) => !li.dataset.type.toLowerCase().includes($('#live-filter').value.trim().toLowerCase());
+  function liveStatus(note) {
+    const n = $('#live-list').children.length, shown = $$('#live-list > li:not([hidden])').length;
+    $('#live-status').textContent = [live.paused ? 'paused' : `polling every ${POLL_MS / 1000} s`,
+      live.last && `last poll ${clock(live.last)}`, `${n} events${shown !== n ? `, ${shown} shown` : ''}`, note].filter(Boolean).join(' · ');
   }
   async function livePoll() {
     live.timer = null;
@@ -431,189 +361,168 @@
     let note = '';
     try {
       for (let round = 0; round < 10; round++) {
-        const r = await api(`/v1/live?limit=500${live.cursor ? `&since=${encodeURIComponent(live.cursor)}` : ''}`);
-        if (r.next_cursor) live.cursor = r.next_cursor;
-        liveAdd(r.events || []);
+        const r = await api(`/v1/live?limit=500${since(live.cursor)}`);
+        live.cursor = r.next_cursor || live.cursor;
+        prepend($('#live-list'), live.seen, r.events, filtered);
+        for (const e of r.events) if (!live.types.has(e.type)) { live.types.add(e.type); $('#live-types').append(h('option', { value: e.type })); }
         if (!r.more) break;
       }
       live.last = new Date();
     } catch (err) {
-      if (err.status === 400 && err.parameter === 'since') live.cursor = null;
-      note = err.status === 0 || err.status >= 500 ? 'API unreachable, retrying' : `error: ${err.message}`;
-    } finally {
-      live.busy = false;
+      if (err.parameter === 'since') live.cursor = null;
+      note = down(err) ? 'API unreachable, retrying' : `error: ${err.message}`;
     }
+    live.busy = false;
     liveStatus(note);
-    liveSchedule(Math.max(0, LIVE_MS - (Date.now() - started)));
+    liveSchedule(Math.max(0, POLL_MS - (Date.now() - started)));
   }
   function liveSchedule(ms) {
-    if (live.timer || live.paused || state.tab !== 'live' || !state.key) return;
-    live.timer = setTimeout(livePoll, ms);
+    if (!live.timer && !live.paused && state.tab === 'live' && state.key) live.timer = setTimeout(livePoll, ms);
   }
   $('#live-toggle').addEventListener('click', () => {
     live.paused = !live.paused;
-    const b = $('#live-toggle');
-    b.textContent = live.paused ? 'Resume' : 'Pause';
-    b.setAttribute('aria-pressed', String(live.paused));
-    if (live.paused) { clearTimeout(live.timer); live.timer = null; } else liveSchedule(0);
+    $('#live-toggle').textContent = live.paused ? 'Resume' : 'Pause';
+    $('#live-toggle').setAttribute('aria-pressed', String(live.paused));
+    clearTimeout(live.timer);
+    live.timer = null;
+    liveSchedule(0);
     liveStatus();
   });
   $('#live-filter').addEventListener('input', () => {
-    for (const li of $$('#live-list > li')) li.hidden = !liveMatches(li);
+    for (const li of $$('#live-list > li')) li.hidden = filtered(li);
     liveStatus();
   });
 
-  // ---- user flow debug (monitoring) ----------------------------------------
   const dbg = { user: null, cursor: null, timer: null, busy: false, seen: new Set(), listAt: 0, gen: 0 };
+  const watch = (user) => { location.hash = `#debug/${encodeURIComponent(user)}`; };
   async function loadMonitored() {
-    const box = $('#monitored');
     dbg.listAt = Date.now();
     try {
-      const r = await api('/v1/monitoring/users');
-      if (!r.users.length) return fill(box, muted('Nobody is monitored. Start with the form above.'));
-      fill(box, h('ul', { class: 'monitored' }, r.users.map((u) => h('li', { 'data-user': u.user_id, class: u.user_id === dbg.user ? 'selected' : null },
-        h('button', { type: 'button', class: 'link', text: u.user_id, title: 'Watch this user', onclick: () => { location.hash = `#debug/${encodeURIComponent(u.user_id)}`; } }),
-        h('span', { class: 'muted', title: u.until, text: `until ${clock(new Date(u.until_ms ?? Date.parse(u.until)))}` }),
-        h('button', { type: 'button', class: 'stop', text: 'Stop', 'aria-label': `Stop monitoring ${u.user_id}`, onclick: () => stopMonitoring(u.user_id) })))));
-    } catch (err) { fail(box, err); }
+      const { users } = await api('/v1/monitoring/users');
+      fill($('#monitored'), users.length ? h('ul', { class: 'monitored' }, users.map((u) => h('li', { 'data-user': u.user_id, class: u.user_id === dbg.user ? 'selected' : null },
+        h('button', { type: 'button', class: 'link', text: u.user_id, title: 'Watch this user', onclick: () => watch(u.user_id) }),
+        h('span', { class: 'muted', title: u.until, text: `until ${clock(new Date(u.until_ms ?? u.until))}` }),
+        h('button', { type: 'button', class: 'stop', text: 'Stop', 'aria-label': `Stop monitoring ${u.user_id}`, onclick: () => stopMonitoring(u.user_id) }))))
+        : muted('Nobody is monitored. Start with the form above.'));
+    } catch (err) { fail($('#monitored'), err); }
   }
   async function stopMonitoring(user) {
     try {
       await api(`/v1/monitoring/users/${encodeURIComponent(user)}`, { method: 'DELETE' });
-      if (user === dbg.user) $('#stream-status').textContent = `Monitoring of ${user} stopped. Earlier events stay listed.`;
+      if (user === dbg.user) $('#stream-status').textContent = `Monitoring of ${user} stopped; earlier events stay listed.`;
     } catch (err) { $('#stream-status').textContent = `Could not stop: ${err.message}`; }
     loadMonitored();
   }
   $('#monitor-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const user = $('#monitor-user').value.trim();
-    const ttl = $('#monitor-ttl').value.trim() || '24';
-    if (!user) return;
+    const user = $('#monitor-user').value.trim(), ttl = $('#monitor-ttl').value.trim() || '24';
     try {
       await api(`/v1/monitoring/users/${encodeURIComponent(user)}?ttl_hours=${encodeURIComponent(ttl)}`, { method: 'POST' });
       await loadMonitored();
-      if (dbg.user === user) debugSchedule(0); else location.hash = `#debug/${encodeURIComponent(user)}`;
-    } catch (err) {
-      $('#stream-status').textContent = err.status === 400 ? `Cannot start monitoring: ${err.message}` : `Cannot start monitoring (${err.message})`;
-    }
+      if (dbg.user === user) debugSchedule(0); else watch(user);
+    } catch (err) { $('#stream-status').textContent = `Cannot start monitoring: ${err.message}`; }
   });
   function selectDebugUser(user) {
-    if (user === dbg.user) return debugSchedule(0);
-    dbg.gen++;
-    clearTimeout(dbg.timer);
-    dbg.timer = null;
-    dbg.user = user;
-    dbg.cursor = null;
-    dbg.seen = new Set();
-    $('#debug-stream').replaceChildren();
-    $('#stream-title').textContent = user ? `Events of ${user}` : 'Event stream';
-    $('#debug-stream').dataset.user = user || '';
-    for (const li of $$('#monitored li[data-user]')) li.classList.toggle('selected', li.dataset.user === user);
+    if (user !== dbg.user) {
+      dbg.gen++;
+      Object.assign(dbg, { user, cursor: null, seen: new Set() });
+      $('#debug-stream').replaceChildren();
+      $('#debug-stream').dataset.user = user;
+      $('#stream-title').textContent = `Events of ${user}`;
+      for (const li of $$('#monitored li[data-user]')) li.classList.toggle('selected', li.dataset.user === user);
+    }
     debugSchedule(0);
   }
   async function debugPoll() {
     dbg.timer = null;
     if (dbg.busy || state.tab !== 'debug' || !state.key) return;
-    const started = Date.now();
-    const gen = dbg.gen;
+    const started = Date.now(), gen = dbg.gen, status = $('#stream-status');
     dbg.busy = true;
     try {
       if (Date.now() - dbg.listAt > 10000) await loadMonitored();
       if (dbg.user) {
-        const r = await api(`/v1/monitoring/users/${encodeURIComponent(dbg.user)}/events?limit=500${dbg.cursor ? `&since=${encodeURIComponent(dbg.cursor)}` : ''}`);
+        const r = await api(`/v1/monitoring/users/${encodeURIComponent(dbg.user)}/events?limit=500${since(dbg.cursor)}`);
         if (gen === dbg.gen) {
-          if (r.next_cursor) dbg.cursor = r.next_cursor;
-          const list = $('#debug-stream');
-          for (const e of r.events || []) {
-            if (dbg.seen.has(e.event_id)) continue;
-            dbg.seen.add(e.event_id);
-            list.prepend(eventRow(e, { full: true }));
-          }
-          while (list.children.length > LIVE_CAP) list.lastElementChild.remove();
-          const n = list.children.length;
-          $('#stream-status').textContent = (r.monitoring
-            ? `Monitoring until ${clock(new Date(r.until))} · polling every ${DEBUG_MS / 1000} s`
-            : 'Not monitored now (never started, stopped or expired); start monitoring above to record new events.') + ` · ${n} events, newest first`;
+          dbg.cursor = r.next_cursor || dbg.cursor;
+          prepend($('#debug-stream'), dbg.seen, r.events, () => false);
+          status.textContent = `${r.monitoring ? `Monitoring until ${clock(new Date(r.until))} · polling every ${POLL_MS / 1000} s`
+            : 'Not monitored now (never started, stopped or expired): start monitoring above to record new events.'} · ${$('#debug-stream').children.length} events, newest first`;
           $('#debug-stream').dataset.monitoring = String(!!r.monitoring);
         }
       }
     } catch (err) {
-      if (dbg.user && err.status !== 401 && err.status !== 403) $('#stream-status').textContent = err.status === 0 || err.status >= 500 ? 'API unreachable, retrying…' : `Error: ${err.message}`;
-    } finally {
-      dbg.busy = false;
+      if (dbg.user && err.status !== 401 && err.status !== 403) status.textContent = down(err) ? 'API unreachable, retrying…' : `Error: ${err.message}`;
     }
-    debugSchedule(Math.max(0, DEBUG_MS - (Date.now() - started)));
+    dbg.busy = false;
+    debugSchedule(Math.max(0, POLL_MS - (Date.now() - started)));
   }
   function debugSchedule(ms) {
-    if (state.tab !== 'debug' || !state.key) return;
     clearTimeout(dbg.timer);
-    dbg.timer = setTimeout(debugPoll, ms);
+    dbg.timer = state.tab === 'debug' && state.key ? setTimeout(debugPoll, ms) : null;
   }
 
-  // ---- export ---------------------------------------------------------------
+  // ---- export
   for (const b of $$('.export button')) {
     b.addEventListener('click', async () => {
-      const format = b.dataset.format;
-      const status = $('#export-status');
+      const format = b.dataset.format, status = $('#export-status');
       status.textContent = `Preparing ${format.toUpperCase()}…`;
       b.disabled = true;
       try {
-        const res = await api(`/v1/export?days=${state.days}&format=${format}`, { raw: true });
-        const blob = await res.blob();
+        const blob = await (await api(`/v1/export?days=${state.days}&format=${format}`, { raw: true })).blob();
         const name = `pulse-${state.days === 1 ? 'today' : `${state.days}d`}-${new Date().toISOString().slice(0, 10)}.${format}`;
-        const url = URL.createObjectURL(blob);
-        const a = h('a', { href: url, download: name, hidden: true });
+        const a = h('a', { href: URL.createObjectURL(blob), download: name, hidden: true });
         document.body.append(a);
         a.click();
         a.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 60000);
+        setTimeout(() => URL.revokeObjectURL(a.href), 60000);
         status.textContent = `Downloaded ${name} (${nf.format(blob.size)} bytes)`;
       } catch (err) {
         status.textContent = `Export failed: ${err.message}`;
-      } finally {
-        b.disabled = false;
       }
+      b.disabled = false;
     });
   }
 
-  // ---- routing and timers ----------------------------------------------------
+  // ---- routing and timers
   function stopTimers() {
-    clearTimeout(live.timer); live.timer = null;
-    clearTimeout(dbg.timer); dbg.timer = null;
+    clearTimeout(live.timer);
+    clearTimeout(dbg.timer);
+    live.timer = dbg.timer = null;
   }
   function route() {
     if (!state.key) return showLogin();
     const [name, ...rest] = (location.hash.slice(1) || 'overview').split('/');
     const arg = rest.length ? decodeURIComponent(rest.join('/')) : null;
-    const tab = ['user', 'session', 'conversation'].includes(name) ? 'explore' : ['overview', 'explore', 'live', 'debug'].includes(name) ? name : 'overview';
+    const views = ['user', 'session', 'conversation'];
+    const tab = views.includes(name) ? 'explore' : ['explore', 'live', 'debug'].includes(name) ? name : 'overview';
     const was = state.tab;
     state.tab = tab;
     for (const s of $$('.tab')) show(s, s.id === `tab-${tab}`);
-    for (const a of $$('.tabs a')) {
-      if (a.dataset.tab === tab) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
-    }
+    for (const a of $$('.tabs a')) a.removeAttribute('aria-current');
+    $(`.tabs a[data-tab="${tab}"]`).setAttribute('aria-current', 'page');
     stopTimers();
     if (tab === 'overview' && (was !== 'overview' || !state.updated || Date.now() - state.updated > REFRESH_MS)) loadOverview();
-    if (tab === 'explore' && arg) openView(name, arg);
+    if (views.includes(name) && arg) openView(name, arg);
     if (tab === 'live') { liveStatus(); liveSchedule(0); }
     if (tab === 'debug') {
       dbg.listAt = 0;
-      if (name === 'debug' && arg != null) selectDebugUser(arg); else debugSchedule(0);
+      if (arg != null) selectDebugUser(arg); else debugSchedule(0);
     }
   }
   function refreshCurrent() {
     if (!state.key) return;
+    const box = $('#explore-view');
     if (state.tab === 'overview') loadOverview();
-    else if (state.tab === 'explore') { const b = $('#explore-view'); if (b.dataset.id) openView(b.dataset.kind, b.dataset.id); }
-    else if (state.tab === 'live') { clearTimeout(live.timer); live.timer = null; liveSchedule(0); }
-    else if (state.tab === 'debug') { dbg.listAt = 0; debugSchedule(0); }
+    if (state.tab === 'explore' && box.dataset.id) openView(box.dataset.kind, box.dataset.id);
+    if (state.tab === 'live') { stopTimers(); liveSchedule(0); }
+    if (state.tab === 'debug') { dbg.listAt = 0; debugSchedule(0); }
   }
   window.addEventListener('hashchange', route);
   setInterval(() => {
     for (const t of $$('time[data-ts]')) t.textContent = ago(Number(t.dataset.ts));
     if (state.key && state.tab === 'overview' && !document.hidden && state.updated && Date.now() - state.updated >= REFRESH_MS) loadOverview();
   }, 5000);
-  document.addEventListener('visibilitychange', () => { if (!document.hidden && state.key) refreshCurrent(); });
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshCurrent(); });
 
   setRange(state.days);
   if (state.key) showApp(); else showLogin();
