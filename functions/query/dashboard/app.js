@@ -468,7 +468,20 @@
       status.textContent = `Preparing ${format.toUpperCase()}…`;
       b.disabled = true;
       try {
-        const blob = await (await api(`/v1/export?days=${state.days}&format=${format}`, { raw: true })).blob();
+        // Big exports come in parts (X-Pulse-Next-Cursor): fetch them all; a
+        // CSV part after the first repeats the header line, which is dropped.
+        const parts = [];
+        let path = `/v1/export?days=${state.days}&format=${format}`;
+        while (path) {
+          const res = await api(path, { raw: true });
+          let text = await res.text();
+          if (parts.length && format === 'csv') text = text.slice(text.indexOf('\n') + 1);
+          parts.push(text);
+          const next = res.headers.get('x-pulse-next-cursor');
+          path = next && `/v1/export?format=${format}&cursor=${encodeURIComponent(next)}`;
+          if (next) status.textContent = `Preparing ${format.toUpperCase()}… (part ${parts.length + 1})`;
+        }
+        const blob = new Blob(parts, { type: format === 'csv' ? 'text/csv' : 'application/x-ndjson' });
         const name = `pulse-${state.days === 1 ? 'today' : `${state.days}d`}-${new Date().toISOString().slice(0, 10)}.${format}`;
         const a = h('a', { href: URL.createObjectURL(blob), download: name, hidden: true });
         document.body.append(a);
