@@ -419,7 +419,11 @@ async fn every_endpoint_matches_the_scenario() {
     }
     assert_eq!(api.status("/v1/events/nope").await.0, 404);
 
-    // ── erasure: the user's events go, rollups stay, idempotent ──
+    // ── erasure: the user's events and identifiers go, counts stay, idempotent ──
+    let before = api.get("/v1/analytics/summary?days=7").await;
+    let daily_before = api.get("/v1/analytics/daily?days=7").await;
+    let top: Value = api.get("/v1/analytics/top-users?days=7&limit=100").await;
+    assert!(top.to_string().contains("\"bob\""), "{top}");
     let (status, out) = api
         .call(reqwest::Method::DELETE, "/v1/users/bob", READ_KEY)
         .await;
@@ -433,10 +437,42 @@ async fn every_endpoint_matches_the_scenario() {
         .unwrap()
         .is_empty());
     assert_eq!(api.status("/v1/events/a3").await.0, 404);
+    let after = api.get("/v1/analytics/summary?days=7").await;
+    assert_eq!(after["total_events"], events.len());
     assert_eq!(
-        api.get("/v1/analytics/summary?days=7").await["total_events"],
-        events.len()
+        after["unique_users"], before["unique_users"],
+        "past counts stay exact"
     );
+    assert_eq!(api.get("/v1/analytics/daily?days=7").await, daily_before);
+    let top = api.get("/v1/analytics/top-users?days=7&limit=100").await;
+    assert!(
+        !top.to_string().contains("bob") && !top.to_string().contains("erased:"),
+        "{top}"
+    );
+    // Nothing in the table names bob any more.
+    let mut start = None;
+    loop {
+        let page = stack
+            .clients
+            .dynamodb
+            .scan()
+            .table_name(&stack.stack.provisioned.table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let text = format!("{item:?}");
+            assert!(
+                !text.contains("u:bob") && !text.contains("\\\"bob\\\""),
+                "left behind: {text}"
+            );
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
 }
 
 #[tokio::test]
@@ -618,4 +654,61 @@ async fn a_large_export_comes_in_parts_that_hold_every_event_once() {
     assert!(parts >= 2, "3.6 MB of events is more than one part");
     let unique: BTreeSet<&String> = seen.iter().collect();
     assert_eq!((seen.len(), unique.len()), (120, 120));
+}
+
+/// Found by schemathesis: other methods on query routes are 405 with Allow,
+/// and ids longer than anything stored are 400 (DynamoDB keys are bounded).
+#[tokio::test]
+async fn wrong_methods_and_overlong_ids_are_client_errors() {
+    let stack = TestStack::start("bounds").await;
+    let api = Api { stack: &stack };
+    for (method, path, allow) in [
+        ("PUT", "/v1/analytics/daily", "GET"),
+        ("PATCH", "/v1/events", "GET, POST"),
+        ("GET", "/v1/monitoring/users/u1", "POST, DELETE"),
+    ] {
+        let res = reqwest::Client::new()
+            .request(method.parse().unwrap(), stack.url(path))
+            .bearer_auth(READ_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+    }
+    let long = "x".repeat(1100);
+    for (method, path, parameter) in [
+        (
+            reqwest::Method::POST,
+            format!("/v1/monitoring/users/{long}"),
+            "user_id",
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/v1/users/{long}/events"),
+            "user_id",
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/v1/users/{long}"),
+            "user_id",
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/v1/events?user_id={long}"),
+            "user_id",
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/v1/sessions/{long}/events"),
+            "session_id",
+        ),
+    ] {
+        let (status, body) = api.call(method, &path, READ_KEY).await;
+        assert_eq!(
+            (status, body["error"]["parameter"].as_str()),
+            (400, Some(parameter)),
+            "{body}"
+        );
+    }
 }

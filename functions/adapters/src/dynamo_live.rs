@@ -168,6 +168,37 @@ impl LiveStore for DynamoLive {
             .is_some_and(|until| until > now))
     }
 
+    async fn erase_user(&self, project: &str, user_id: &str) -> Result<(), StoreError> {
+        self.stop_monitor(project, user_id).await?;
+        let pk = keys::debug_pk(project, user_id);
+        loop {
+            let items = self.range(&pk, None, None, true, 1000).await?;
+            if items.is_empty() {
+                return Ok(());
+            }
+            let requests = items
+                .iter()
+                .filter_map(|i| {
+                    let key = HashMap::from([
+                        (PK.to_owned(), i.get(PK)?.clone()),
+                        (SK.to_owned(), i.get(SK)?.clone()),
+                    ]);
+                    Some(
+                        WriteRequest::builder()
+                            .delete_request(
+                                aws_sdk_dynamodb::types::DeleteRequest::builder()
+                                    .set_key(Some(key))
+                                    .build()
+                                    .expect("key set"),
+                            )
+                            .build(),
+                    )
+                })
+                .collect();
+            batch_write(&self.client, &self.table, requests, None).await?;
+        }
+    }
+
     async fn put_live(&self, entries: &[LiveEntry]) -> Result<(), StoreError> {
         let items = entries
             .iter()

@@ -372,6 +372,96 @@ impl pulse_core::query::EventReader for DynamoReader {
         }))
     }
 
+    async fn erase_memberships(
+        &self,
+        project: &str,
+        user_key: &str,
+        days: &[String],
+        sessions: &[String],
+        conversations: &[String],
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+        // Each user-day item becomes an anonymous one with the same counts,
+        // in one transaction so the day's active users never change.
+        let shard = keys::shard_of(user_key, keys::USER_DAY_SHARDS);
+        for day in days {
+            let pk = keys::user_day_pk(project, day, shard);
+            let Some(mut item) = self.get_live(&pk, user_key).await? else {
+                continue;
+            };
+            // Random: nothing links it back to the user.
+            let anonymous = format!(
+                "{}{}",
+                pulse_core::query::ERASED_PREFIX,
+                uuid::Uuid::new_v4().simple()
+            );
+            item.insert(SK.to_owned(), s(anonymous));
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key(PK, s(&pk))
+                .key(SK, s(user_key))
+                .build()
+                .map_err(err)?;
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .build()
+                .map_err(err)?;
+            self.client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().delete(delete).build())
+                .transact_items(TransactWriteItem::builder().put(put).build())
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        // A session belongs to one user: its item goes (its count stays in
+        // the day rollups).
+        let requests: Vec<WriteRequest> = sessions
+            .iter()
+            .map(|sid| {
+                let key = HashMap::from([
+                    (PK.to_owned(), s(keys::session_pk(project, sid))),
+                    (SK.to_owned(), s(keys::SESSION_SK)),
+                ]);
+                WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(key))
+                            .build()
+                            .expect("key set"),
+                    )
+                    .build()
+            })
+            .collect();
+        batch_write(&self.client, &self.table, requests, None).await?;
+        // The user leaves the conversation; the version bump makes a
+        // concurrent consumer transaction re-read it.
+        for cid in conversations {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(keys::conversation_pk(project, cid)))
+                .key(SK, s(keys::CONVERSATION_SK))
+                .update_expression("DELETE #users :u ADD v :one")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#users", "users")
+                .expression_attribute_values(":u", AttributeValue::Ss(vec![user_key.to_owned()]))
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .send()
+                .await;
+            if let Err(e) = result {
+                use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+                // Gone already (expired or never written): nothing to leave.
+                if e.code() != Some("ConditionalCheckFailedException") {
+                    return Err(err(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn delete_events(&self, project: &str, ids: &[String]) -> Result<usize, StoreError> {
         let existing = DynamoReader::get_events(self, project, ids).await?.len();
         let requests: Vec<WriteRequest> = ids

@@ -92,6 +92,8 @@ pub trait LiveStore: Send + Sync {
     async fn start_monitor(&self, project: &str, monitor: &Monitor) -> Result<(), StoreError>;
     /// Ends a user's monitoring; was there one?
     async fn stop_monitor(&self, project: &str, user_id: &str) -> Result<bool, StoreError>;
+    /// Right to be forgotten: the user's monitor and recorded events go.
+    async fn erase_user(&self, project: &str, user_id: &str) -> Result<(), StoreError>;
     async fn put_live(&self, entries: &[LiveEntry]) -> Result<(), StoreError>;
     async fn put_debug(&self, records: &[DebugRecord]) -> Result<(), StoreError>;
     /// Live items of one minute (`YYYY-MM-DDTHH:MM`) with sort keys in
@@ -420,6 +422,9 @@ mod tests {
         }
         async fn stop_monitor(&self, _: &str, _: &str) -> Result<bool, StoreError> {
             Ok(false)
+        }
+        async fn erase_user(&self, _: &str, _: &str) -> Result<(), StoreError> {
+            Ok(())
         }
         async fn put_live(&self, entries: &[LiveEntry]) -> Result<(), StoreError> {
             let mut all = self.0.lock().unwrap();

@@ -5,6 +5,7 @@
 use crate::consume::{PageRef, StoreError};
 use crate::event::Status;
 use crate::keys::user_key;
+use crate::limits::MAX_ID_CHARS;
 use crate::rollup::counter;
 use crate::time::{day_of, day_start_millis, format_millis, hour_of, parse_rfc3339_millis, DAY_MS};
 use async_trait::async_trait;
@@ -33,6 +34,18 @@ fn bad(parameter: &str, message: impl Into<String>) -> QueryError {
         parameter: parameter.into(),
         message: message.into(),
     }
+}
+
+/// An id or label given to a query: no stored value is longer than
+/// [`MAX_ID_CHARS`] characters, and DynamoDB keys are bounded too.
+pub fn check_id(parameter: &str, value: &str) -> Result<(), QueryError> {
+    if value.chars().count() > MAX_ID_CHARS {
+        return Err(bad(
+            parameter,
+            format!("is longer than {MAX_ID_CHARS} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// Query-string parameters, each used at most once; unknown names are errors.
@@ -184,16 +197,20 @@ impl EventFilter {
                     .ok_or_else(|| bad("status", "must be success, failed or in_progress"))?,
             ),
         };
-        let t = |n: &str| p.text(n).map(str::to_owned);
+        let t = |n: &str| -> Result<Option<String>, QueryError> {
+            p.text(n)
+                .map(|v| check_id(n, v).map(|()| v.to_owned()))
+                .transpose()
+        };
         Ok(Self {
-            event_type: t("type"),
-            category: t("category"),
+            event_type: t("type")?,
+            category: t("category")?,
             status,
-            user_id: t("user_id"),
-            session_id: t("session_id"),
-            conversation_id: t("conversation_id"),
-            entity_type: t("entity_type"),
-            entity_id: t("entity_id"),
+            user_id: t("user_id")?,
+            session_id: t("session_id")?,
+            conversation_id: t("conversation_id")?,
+            entity_type: t("entity_type")?,
+            entity_id: t("entity_id")?,
         })
     }
 
@@ -355,7 +372,25 @@ pub trait EventReader: Send + Sync {
     ) -> Result<Option<(Vec<String>, i64, i64)>, StoreError>;
     /// Deletes these events; returns how many existed.
     async fn delete_events(&self, project: &str, ids: &[String]) -> Result<usize, StoreError>;
+    /// Removes a user key from the memberships that name it: its user-day
+    /// items become anonymous ones ([`ERASED_PREFIX`], same counts, so past
+    /// daily active users stay exact), its sessions are deleted and it leaves
+    /// its conversations.
+    async fn erase_memberships(
+        &self,
+        project: &str,
+        user_key: &str,
+        days: &[String],
+        sessions: &[String],
+        conversations: &[String],
+    ) -> Result<(), StoreError>;
 }
+
+/// Concurrent day reads of a range (a year is 365 requests).
+const USER_DAY_READS: usize = 16;
+
+/// User-day keys of erased users: still counted, never listed.
+pub const ERASED_PREFIX: &str = "erased:";
 
 /// A page of events and the cursor for the next one.
 #[derive(Debug, Clone, PartialEq)]
@@ -576,14 +611,31 @@ impl QueryService<'_> {
         }))
     }
 
+    /// The user-day sets of every day in the range: one request per day,
+    /// [`USER_DAY_READS`] at a time.
+    async fn user_days(&self, range: TimeRange) -> Result<Vec<BTreeMap<String, u64>>, QueryError> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        let days = range.days();
+        // Collected first: a lazy `map` closure in the stream makes the
+        // handler's future fail the `Send` check.
+        let reads: Vec<_> = days
+            .iter()
+            .map(|day| self.reader.user_days(self.project, day))
+            .collect();
+        Ok(stream::iter(reads)
+            .buffered(USER_DAY_READS)
+            .try_collect()
+            .await?)
+    }
+
     pub async fn summary(&self, range: TimeRange) -> Result<Value, QueryError> {
         let days = self
             .reader
             .day_rollups(self.project, &day_of(range.from), &day_of(range.to))
             .await?;
         let mut users = HashSet::new();
-        for day in range.days() {
-            users.extend(self.reader.user_days(self.project, &day).await?.into_keys());
+        for day in self.user_days(range).await? {
+            users.extend(day.into_keys());
         }
         Ok(summarize(&days, users.len() as u64, range))
     }
@@ -615,9 +667,11 @@ impl QueryService<'_> {
 
     pub async fn top_users(&self, range: TimeRange, limit: usize) -> Result<Value, QueryError> {
         let mut totals: HashMap<String, u64> = HashMap::new();
-        for day in range.days() {
-            for (user, n) in self.reader.user_days(self.project, &day).await? {
-                *totals.entry(user).or_default() += n;
+        for day in self.user_days(range).await? {
+            for (user, n) in day {
+                if !user.starts_with(ERASED_PREFIX) {
+                    *totals.entry(user).or_default() += n;
+                }
             }
         }
         let mut users: Vec<(String, u64)> = totals.into_iter().collect();
@@ -712,6 +766,29 @@ impl QueryService<'_> {
             }
             let ids: Vec<String> = events.iter().map(|e| ts_id(e).1).collect();
             erased += self.reader.delete_events(self.project, &ids).await?;
+            let set = |field: &str| -> Vec<String> {
+                events
+                    .iter()
+                    .filter_map(|e| e[field].as_str().map(str::to_owned))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect()
+            };
+            let days: Vec<String> = events
+                .iter()
+                .map(|e| day_of(ts_id(e).0))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            self.reader
+                .erase_memberships(
+                    self.project,
+                    &keys[i],
+                    &days,
+                    &set("session_id"),
+                    &set("conversation_id"),
+                )
+                .await?;
             i += 1;
         }
         Ok(erased)

@@ -73,6 +73,16 @@ impl EventReader for SyntheticReader {
     async fn delete_events(&self, _: &str, _: &[String]) -> Result<usize, StoreError> {
         unreachable!()
     }
+    async fn erase_memberships(
+        &self,
+        _: &str,
+        _: &str,
+        _: &[String],
+        _: &[String],
+        _: &[String],
+    ) -> Result<(), StoreError> {
+        unreachable!()
+    }
 }
 
 fn benches(c: &mut Criterion) {

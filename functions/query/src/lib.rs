@@ -235,11 +235,11 @@ impl QueryHandler {
     /// Is this a route of the query function (for the dev gateway)?
     pub fn serves(method: &Method, path: &str) -> bool {
         // Preflights go to the ingest function, which answers CORS (in AWS
-        // the HTTP API answers them itself).
+        // the HTTP API answers them itself), and so does POST /v1/events.
+        // Any other method on a query path is ours, to answer 405 + Allow.
         let monitoring = path == "/v1/monitoring" || path.starts_with("/v1/monitoring/");
-        (method == Method::GET
-            || method == Method::DELETE
-            || (method == Method::POST && monitoring))
+        method != Method::OPTIONS
+            && !(method == Method::POST && path == "/v1/events")
             && (path.starts_with("/v1/events")
                 || path.starts_with("/v1/users/")
                 || path.starts_with("/v1/sessions/")
@@ -393,12 +393,26 @@ impl QueryHandler {
             return Err(Failure::NotFound(path.to_owned()));
         }
         let allowed_methods = match segs.as_slice() {
+            ["v1", "events"] => "GET, POST",
             ["v1", "users", _] => "DELETE",
             ["v1", "monitoring", "users", _] => "POST, DELETE",
             _ => "GET",
         };
         if !allowed_methods.split(", ").any(|m| m == method.as_str()) {
             return Err(Failure::Method(method, allowed_methods));
+        }
+        let id = match segs.as_slice() {
+            ["v1", "events", id] => Some(("event_id", id)),
+            ["v1", "users", id]
+            | ["v1", "users", id, "events"]
+            | ["v1", "monitoring", "users", id]
+            | ["v1", "monitoring", "users", id, "events"] => Some(("user_id", id)),
+            ["v1", "sessions", id, _] => Some(("session_id", id)),
+            ["v1", "conversations", id] => Some(("conversation_id", id)),
+            _ => None,
+        };
+        if let Some((parameter, id)) = id {
+            pulse_core::query::check_id(parameter, id)?;
         }
         let project = self.project_for(req).await?;
         let pairs: Vec<(String, String)> = req
@@ -547,6 +561,10 @@ impl QueryHandler {
             ["v1", "users", user] => {
                 Params::new(pairs, &[])?;
                 let erased = service.erase_user(user).await?;
+                self.live
+                    .erase_user(&project.id, user)
+                    .await
+                    .map_err(QueryError::from)?;
                 tracing::info!(project_id = %project.id, erased, "user erased");
                 json!({"user_id": user, "erased": erased})
             }
