@@ -3,6 +3,7 @@
 //! read what reached the queue.
 
 pub mod mix;
+pub mod reliability;
 
 use pulse_adapters::provision::StackNames;
 use pulse_adapters::AwsClients;

@@ -1,7 +1,8 @@
 //! The versioned SQS message body: one project's accepted events, packed so a
 //! message stays under the queue's size limit (counted in UTF-8 bytes).
 
-use crate::event::Event;
+use crate::event::{Event, MAX_DURATION_MS};
+use crate::time::{MAX_MS, MIN_MS};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
@@ -39,10 +40,31 @@ struct VersionProbe {
 /// format is reported as such rather than as garbage.
 pub fn decode(body: &str) -> Result<Envelope<'_>, EnvelopeError> {
     match serde_json::from_str::<Envelope>(body) {
-        Ok(env) if env.v == ENVELOPE_VERSION => Ok(env),
+        Ok(env) if env.v == ENVELOPE_VERSION => check_events(&env.events).map(|()| env),
         Ok(env) => Err(EnvelopeError::UnsupportedVersion(env.v)),
         Err(e) => Err(failure(body, e)),
     }
+}
+
+/// The ingest only packs events whose timestamp and duration are in range;
+/// the consumer's date arithmetic and counters rely on it. An envelope with
+/// any other event did not come from the ingest: it is refused whole (and so
+/// becomes a poison message of its own instead of failing its neighbours).
+fn check_events(events: &[Event<'_>]) -> Result<(), EnvelopeError> {
+    for (i, e) in events.iter().enumerate() {
+        if !(MIN_MS..=MAX_MS).contains(&e.timestamp) {
+            return Err(EnvelopeError::Malformed(format!(
+                "event {i}: timestamp {} is outside 1970..=9999",
+                e.timestamp
+            )));
+        }
+        if e.duration_ms.is_some_and(|d| d > MAX_DURATION_MS) {
+            return Err(EnvelopeError::Malformed(format!(
+                "event {i}: duration_ms is over {MAX_DURATION_MS}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Why a body is not a readable envelope: another version, or garbage.
@@ -79,6 +101,7 @@ pub fn decode_with_raw(body: &str) -> Result<(Envelope<'_>, Vec<&str>), Envelope
             .push(serde_json::from_str(text).map_err(|e| EnvelopeError::Malformed(e.to_string()))?);
         texts.push(text);
     }
+    check_events(&events)?;
     let env = Envelope {
         v: raw.v,
         project_id: raw.project_id,
@@ -200,6 +223,36 @@ mod tests {
             .collect();
         for b in pack("p", 1, 1, &events, 4096) {
             assert!(b.len() <= 4096);
+        }
+    }
+
+    /// Found by the envelope_decoder fuzz target: an event whose timestamp
+    /// is out of chrono's range made the consumer's rollup panic (`hour_of`
+    /// gave "" and `&hour[..10]` sliced past it), failing the whole batch.
+    #[test]
+    fn refuses_events_the_consumer_cannot_process() {
+        let body = |ts: &str, extra: &str| {
+            format!(
+                r#"{{"v":1,"project_id":"p","retention_days":1,"received_at":1,"events":[{{"event_id":"a","type":"t","category":"t","timestamp":5}},{{"event_id":"b","type":"t","category":"t","timestamp":{ts}{extra}}}]}}"#
+            )
+        };
+        for bad in [
+            body("9223372036854775807", ""),
+            body("-1", ""),
+            body("253402300800000", ""),
+            body("5", r#","duration_ms":18446744073709551615"#),
+        ] {
+            let e = decode(&bad).unwrap_err();
+            assert!(
+                matches!(&e, EnvelopeError::Malformed(m) if m.starts_with("event 1: ")),
+                "{e}"
+            );
+            assert_eq!(decode_with_raw(&bad).unwrap_err(), e);
+        }
+        let max_duration = format!(r#","duration_ms":{MAX_DURATION_MS}"#);
+        for good in [body("0", ""), body("253402300799999", &max_duration)] {
+            assert_eq!(decode(&good).unwrap().events.len(), 2);
+            assert_eq!(decode_with_raw(&good).unwrap().1.len(), 2);
         }
     }
 

@@ -133,6 +133,11 @@ pub(crate) fn text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Cow<'a, st
     opt_text(d)?.ok_or_else(|| de::Error::custom("expected a string, found null"))
 }
 
+/// Largest `duration_ms`: one year. Durations are summed per day, per hour
+/// and over a query's range in `u64`; with this bound no realistic volume of
+/// events can overflow those sums.
+pub const MAX_DURATION_MS: u64 = 365 * 86_400_000;
+
 fn is_false(b: &bool) -> bool {
     !*b
 }

@@ -54,8 +54,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireTime<'a> {
 
 /// Earliest and latest accepted epoch-ms values (years 1970..=9999) so later
 /// arithmetic and formatting cannot overflow.
-const MIN_MS: i64 = 0;
-const MAX_MS: i64 = 253_402_300_799_999;
+pub const MIN_MS: i64 = 0;
+pub const MAX_MS: i64 = 253_402_300_799_999;
 
 impl WireTime<'_> {
     /// Epoch milliseconds, or a message saying what is wrong.

@@ -3,10 +3,11 @@
 //! correction, category/action derivation, ids and user-agent enrichment.
 
 use crate::error::FieldError;
-use crate::event::{derive_category_action, opt_text, Event, Json, Status};
+use crate::event::{derive_category_action, opt_text, Event, Json, Status, MAX_DURATION_MS};
 use crate::limits::*;
 use crate::time::{WireTime, DAY_MS};
 use crate::user_agent::{DeviceType, UserAgentCache};
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -150,10 +151,153 @@ fn check_opt(field: &'static str, v: &Option<Cow<'_, str>>, max: usize) -> Resul
     v.as_deref().map_or(Ok(()), |s| check_text(field, s, max))
 }
 
+/// Largest identifier in UTF-8 bytes. Ids end up in DynamoDB sort keys
+/// (`{ts:013}#{event_id}` on the timeline index, `u:{user_id}` in user-day
+/// items), which AWS caps at 1,024 bytes: 256 four-byte characters would
+/// not fit, and every write of such an event would fail.
+pub const MAX_ID_BYTES: usize = 1000;
+
+/// An identifier: text of at most [`MAX_ID_CHARS`] characters and
+/// [`MAX_ID_BYTES`] bytes.
+fn check_id(field: &'static str, v: &Option<Cow<'_, str>>) -> Result<(), FieldError> {
+    check_opt(field, v, MAX_ID_CHARS)?;
+    match v {
+        Some(s) if s.len() > MAX_ID_BYTES => Err(FieldError::new(
+            field,
+            format!("must be at most {MAX_ID_BYTES} bytes in UTF-8"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn check_object(field: &'static str, v: &Option<Json<'_>>) -> Result<(), FieldError> {
     match v {
         Some(j) if !j.is_object() => Err(FieldError::new(field, "must be a JSON object")),
-        _ => Ok(()),
+        Some(j) if !may_be_unreadable(j.get()) => Ok(()),
+        Some(j) => {
+            let mut de = serde_json::Deserializer::from_str(j.get());
+            Readable(MAX_JSON_DEPTH).deserialize(&mut de).map_err(|e| {
+                let msg = e.to_string();
+                FieldError::new(
+                    field,
+                    msg.split(" at line ").next().unwrap_or(&msg).to_owned(),
+                )
+            })
+        }
+        None => Ok(()),
+    }
+}
+
+/// How deep `properties` and `context` may nest (the object itself is level
+/// 1). serde_json refuses documents nested deeper than 128, and a stored
+/// event wraps its properties in one more level (more when a reader embeds
+/// events in a response): this leaves room for that.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Whether raw JSON text may hold what [`Readable`] refuses: an escape (a
+/// `\u` may be a lone surrogate), a number with an exponent or over 300
+/// digits in all (it may be out of `f64` range), or more than
+/// [`MAX_JSON_DEPTH`] brackets. A scan of the bytes is much cheaper than the
+/// full parse it saves for typical properties and context.
+fn may_be_unreadable(s: &str) -> bool {
+    // Counts are upper bounds of the nesting and of the longest number. In
+    // fixed chunks without branches, so that it vectorizes; the last byte
+    // (`}`) is no suspect.
+    const N: usize = 32;
+    let b = s.as_bytes();
+    let (mut brackets, mut digits, mut suspect) = (0usize, 0usize, false);
+    let mut i = 0;
+    while i + N < b.len() {
+        let (chunk, next): (&[u8; N], &[u8; N]) = (
+            b[i..i + N].try_into().expect("N bytes"),
+            b[i + 1..i + 1 + N].try_into().expect("N bytes"),
+        );
+        let (mut br, mut di, mut su) = (0u8, 0u8, 0u8);
+        for k in 0..N {
+            let c = chunk[k];
+            let digit = u8::from(c.wrapping_sub(b'0') < 10);
+            br += u8::from((c | 0x20) == b'{');
+            di += digit;
+            su |= u8::from(c == b'\\') | (digit & u8::from((next[k] | 0x20) == b'e'));
+        }
+        brackets += usize::from(br);
+        digits += usize::from(di);
+        suspect |= su != 0;
+        i += N;
+    }
+    for k in i..b.len().saturating_sub(1) {
+        let c = b[k];
+        let digit = c.is_ascii_digit();
+        brackets += usize::from((c | 0x20) == b'{');
+        digits += usize::from(digit);
+        suspect |= c == b'\\' || (digit && (b[k + 1] | 0x20) == b'e');
+    }
+    suspect || brackets > MAX_JSON_DEPTH || digits > 300
+}
+
+/// Checks that a reader of the stored event can parse a JSON value, with
+/// this many levels of nesting allowed (the value itself being the first). Properties and context are kept as raw
+/// text, and a raw value is only checked for syntax: it lets through lone
+/// UTF-16 surrogate escapes (`"\ud800"`), numbers out of `f64` range
+/// (`1e400`) and any nesting, all of which `serde_json::Value` (what the
+/// query side parses stored events into) refuses — such an event was stored
+/// and counted but never returned. This decodes every string and number as
+/// `Value` would, without building a tree.
+struct Readable(usize);
+
+impl<'de> DeserializeSeed<'de> for Readable {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Readable {
+    /// Entering an array or object: its elements get one level less.
+    fn inner<E: serde::de::Error>(&self) -> Result<Readable, E> {
+        match self.0 {
+            0 => Err(E::custom(format!(
+                "must not nest deeper than {MAX_JSON_DEPTH} levels"
+            ))),
+            left => Ok(Readable(left - 1)),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Readable {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+        let inner = self.inner()?;
+        while a.next_element_seed(Readable(inner.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+        let inner = self.inner()?;
+        while a.next_key_seed(Readable(inner.0))?.is_some() {
+            a.next_value_seed(Readable(inner.0))?;
+        }
+        Ok(())
     }
 }
 
@@ -168,22 +312,22 @@ pub fn normalize<'a>(
         .event_type
         .ok_or_else(|| FieldError::new("type", "is required"))?;
     check_text("type", &event_type, MAX_TYPE_CHARS)?;
-    check_opt("event_id", &w.event_id, MAX_ID_CHARS)?;
+    check_id("event_id", &w.event_id)?;
     check_opt("category", &w.category, MAX_LABEL_CHARS)?;
     check_opt("action", &w.action, MAX_LABEL_CHARS)?;
-    check_opt("user_id", &w.user_id, MAX_ID_CHARS)?;
-    check_opt("anonymous_id", &w.anonymous_id, MAX_ID_CHARS)?;
+    check_id("user_id", &w.user_id)?;
+    check_id("anonymous_id", &w.anonymous_id)?;
     if w.user_id.is_none() && w.anonymous_id.is_none() {
         return Err(FieldError::new(
             "user_id",
             "user_id or anonymous_id is required",
         ));
     }
-    check_opt("session_id", &w.session_id, MAX_ID_CHARS)?;
-    check_opt("conversation_id", &w.conversation_id, MAX_ID_CHARS)?;
-    check_opt("parent_id", &w.parent_id, MAX_ID_CHARS)?;
-    check_opt("entity_type", &w.entity_type, MAX_ID_CHARS)?;
-    check_opt("entity_id", &w.entity_id, MAX_ID_CHARS)?;
+    check_id("session_id", &w.session_id)?;
+    check_id("conversation_id", &w.conversation_id)?;
+    check_id("parent_id", &w.parent_id)?;
+    check_id("entity_type", &w.entity_type)?;
+    check_id("entity_id", &w.entity_id)?;
     check_opt("environment", &w.environment, MAX_LABEL_CHARS)?;
     let status = match w.status.as_deref() {
         None => None,
@@ -194,6 +338,12 @@ pub fn normalize<'a>(
             )
         })?),
     };
+    if w.duration_ms.is_some_and(|d| d > MAX_DURATION_MS) {
+        return Err(FieldError::new(
+            "duration_ms",
+            format!("must be at most {MAX_DURATION_MS} (one year)"),
+        ));
+    }
     check_object("properties", &w.properties)?;
     check_object("context", &w.context)?;
 
@@ -451,6 +601,134 @@ mod tests {
         assert_eq!(e.device_type, Some(DeviceType::Tablet));
         let bot = norm(r#"{"type":"t","user_id":"u","context":{"user_agent":"Googlebot/2.1 (+http://www.google.com/bot.html)"}}"#).unwrap();
         assert!(bot.is_bot);
+    }
+
+    /// Found by the event_parser fuzz target: a lone surrogate escape in
+    /// `context` was accepted (raw values are only syntax-checked) and the
+    /// stored event could then not be parsed by the query side.
+    #[test]
+    fn properties_and_context_must_be_readable_json() {
+        for (json, want) in [
+            (
+                r#"{"type":"t","user_id":"u","context":{"ua":"x\ud800y"}}"#,
+                "context: unexpected end of hex escape",
+            ),
+            (
+                r#"{"type":"t","user_id":"u","properties":{"\udc00":1}}"#,
+                "properties: lone leading surrogate in hex escape",
+            ),
+            (
+                r#"{"type":"t","user_id":"u","properties":{"n":1e400}}"#,
+                "properties: number out of range",
+            ),
+        ] {
+            assert_eq!(norm(json).unwrap_err().to_string(), want, "{json}");
+        }
+        // The object is level 1: 63 arrays in it are 64 levels, 64 are one too many.
+        let nested = |n: usize| {
+            format!(
+                r#"{{"type":"t","user_id":"u","properties":{{"a":{}{}}}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        for n in [MAX_JSON_DEPTH, 200] {
+            assert_eq!(
+                norm(&nested(n)).unwrap_err().to_string(),
+                "properties: must not nest deeper than 64 levels"
+            );
+        }
+        // What Value reads is accepted, surrogate pairs and 64 levels included,
+        // and the stored event (one level more, in a wrapper) stays readable.
+        let ok = nested(MAX_JSON_DEPTH - 1).replace(
+            r#""a":"#,
+            r#""e":"\ud83d\ude00","n":[1e300,-0,{"x":null}],"a":"#,
+        );
+        let e = norm(&ok).unwrap();
+        serde_json::from_str::<serde_json::Value>(e.properties.as_ref().unwrap().get()).unwrap();
+        let stored = format!(r#"{{"e":[{}]}}"#, serde_json::to_string(&e).unwrap());
+        serde_json::from_str::<serde_json::Value>(&stored).unwrap();
+    }
+
+    #[test]
+    fn the_prescan_sends_every_suspect_text_to_the_full_parse() {
+        for suspect in [
+            r#"{"a":"\u0041"}"#,
+            r#"{"a":1e400}"#,
+            r#"{"a":1E4}"#,
+            &format!(r#"{{"a":{}}}"#, "9".repeat(301)),
+            &format!(r#"{{"a":{}}}"#, "[".repeat(MAX_JSON_DEPTH)),
+        ] {
+            assert!(may_be_unreadable(suspect), "{suspect}");
+        }
+        // Wherever the suspect bytes fall relative to the scan's chunks.
+        for at in 2..100 {
+            let mut text = format!(r#"{{"a":"{}"}}"#, "x".repeat(120)).into_bytes();
+            for suspect in [&b"\\"[..], b"1e", b"7E"] {
+                let mut t = text.clone();
+                t[at..at + suspect.len()].copy_from_slice(suspect);
+                assert!(may_be_unreadable(std::str::from_utf8(&t).unwrap()), "{at}");
+            }
+            text[at] = b'7';
+            assert!(!may_be_unreadable(std::str::from_utf8(&text).unwrap()));
+        }
+        for plain in [
+            r#"{"button":"signup","variant":"b","n":[1.5,-2,{"x":null}]}"#,
+            r#"{"user_agent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)"}"#,
+            &format!(r#"{{"a":{}}}"#, "9".repeat(300)),
+        ] {
+            assert!(!may_be_unreadable(plain), "{plain}");
+        }
+    }
+
+    /// Ids go into DynamoDB sort keys (at most 1,024 bytes): 256 characters
+    /// of four bytes each used to be accepted and then fail every write.
+    #[test]
+    fn ids_are_bounded_in_bytes_too() {
+        let with = |field: &str, id: &str| {
+            let other = if field == "anonymous_id" {
+                "user_id"
+            } else {
+                "anonymous_id"
+            };
+            norm(&format!(r#"{{"type":"t","{other}":"x","{field}":"{id}"}}"#))
+        };
+        for field in [
+            "event_id",
+            "user_id",
+            "anonymous_id",
+            "session_id",
+            "entity_id",
+        ] {
+            assert_eq!(
+                with(field, &"😀".repeat(MAX_ID_CHARS))
+                    .unwrap_err()
+                    .to_string(),
+                format!("{field}: must be at most 1000 bytes in UTF-8")
+            );
+            assert!(with(field, &"😀".repeat(MAX_ID_BYTES / 4)).is_ok());
+            assert!(with(field, &"é".repeat(MAX_ID_CHARS)).is_ok());
+        }
+        let e = with("event_id", &"😀".repeat(MAX_ID_BYTES / 4)).unwrap();
+        assert!(crate::keys::timeline_sk(crate::time::MAX_MS, &e.event_id).len() <= 1024);
+    }
+
+    #[test]
+    fn duration_is_bounded() {
+        let at = |d: u64| {
+            norm(&format!(
+                r#"{{"type":"t","user_id":"u","duration_ms":{d}}}"#
+            ))
+        };
+        assert_eq!(
+            at(MAX_DURATION_MS).unwrap().duration_ms,
+            Some(MAX_DURATION_MS)
+        );
+        assert_eq!(
+            at(MAX_DURATION_MS + 1).unwrap_err().to_string(),
+            "duration_ms: must be at most 31536000000 (one year)"
+        );
+        assert_eq!(at(u64::MAX).unwrap_err().field, "duration_ms");
     }
 
     #[test]
