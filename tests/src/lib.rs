@@ -215,6 +215,56 @@ impl TestStack {
         format!("{}{path}", self.base_url)
     }
 
+    /// Sends a request with `key` as the bearer; the status and the body as
+    /// JSON (or as a JSON string when it is not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+    ) -> (u16, serde_json::Value) {
+        let res = reqwest::Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    /// Posts `events` to the ingest, `per_request` per request, and checks
+    /// every one was accepted.
+    pub async fn ingest(&self, events: &[serde_json::Value], key: &str, per_request: usize) {
+        for chunk in events.chunks(per_request.max(1)) {
+            let res = reqwest::Client::new()
+                .post(self.url("/v1/events"))
+                .bearer_auth(key)
+                .body(serde_json::json!({ "events": chunk }).to_string())
+                .send()
+                .await
+                .unwrap();
+            let out: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+            assert_eq!(out["accepted"].as_u64(), Some(chunk.len() as u64), "{out}");
+        }
+    }
+
+    /// Runs the consumer (local event source) until the queue is empty.
+    pub async fn consume_all(&mut self) {
+        self.stack.event_source.wait_seconds = 0;
+        loop {
+            let r = self.stack.event_source.poll_once().await.unwrap();
+            assert_eq!(r.failed, 0);
+            if r.received == 0 {
+                break;
+            }
+        }
+    }
+
     /// Every message body on the event queue, received and deleted.
     pub async fn drain_queue(&self) -> Vec<String> {
         drain(&self.clients.sqs, &self.stack.provisioned.queue_url).await

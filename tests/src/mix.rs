@@ -9,7 +9,8 @@ use pulse_core::project::NewProject;
 use pulse_core::PayloadFormat;
 use serde_json::{json, Value};
 
-const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+/// A desktop Chrome user agent (enrichment runs on every event).
+pub const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 const TYPES: &[&str] = &[
     "page_view",
     "button_clicked",

@@ -473,7 +473,7 @@ const TYPES: &[&str] = &[
     "project_created",
     "Order Completed",
 ];
-const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+use crate::mix::UA;
 /// 300 identified users and 100 anonymous visitors: top-users (limit 1000)
 /// lists them all.
 const USERS: u64 = 300;

@@ -10,48 +10,14 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-async fn call(stack: &TestStack, method: reqwest::Method, path: &str) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .request(method, stack.url(path))
-        .bearer_auth(READ_KEY)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 async fn get(stack: &TestStack, path: &str) -> Value {
-    let (status, body) = call(stack, reqwest::Method::GET, path).await;
+    let (status, body) = stack.call(reqwest::Method::GET, path, READ_KEY).await;
     assert_eq!(status, 200, "{path}: {body}");
     body
 }
 
 async fn ingest(stack: &TestStack, events: &[Value]) {
-    let res = reqwest::Client::new()
-        .post(stack.url("/v1/events"))
-        .bearer_auth(WRITE_KEY)
-        .body(json!({ "events": events }).to_string())
-        .send()
-        .await
-        .unwrap();
-    let out: Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
-    assert_eq!(out["accepted"].as_u64(), Some(events.len() as u64), "{out}");
-}
-
-async fn consume_all(stack: &mut TestStack) {
-    stack.stack.event_source.wait_seconds = 0;
-    loop {
-        let r = stack.stack.event_source.poll_once().await.unwrap();
-        assert_eq!(r.failed, 0);
-        if r.received == 0 {
-            break;
-        }
-    }
+    stack.ingest(events, WRITE_KEY, events.len()).await
 }
 
 fn ev(id: &str, user: &str, n: u32) -> Value {
@@ -82,7 +48,7 @@ async fn live_tail_lists_each_stored_event_once_in_order() {
     let mut stack = TestStack::start("live").await;
     let first: Vec<Value> = (0..5).map(|i| ev(&format!("l{i}"), "u1", i)).collect();
     ingest(&stack, &first).await;
-    consume_all(&mut stack).await;
+    stack.consume_all().await;
     settle().await;
 
     let tail = get(&stack, "/v1/live").await;
@@ -98,7 +64,7 @@ async fn live_tail_lists_each_stored_event_once_in_order() {
     let mut second = first[..2].to_vec();
     second.extend((5..8).map(|i| ev(&format!("l{i}"), "u2", i)));
     ingest(&stack, &second).await;
-    consume_all(&mut stack).await;
+    stack.consume_all().await;
     settle().await;
     let next = get(
         &stack,
@@ -121,7 +87,9 @@ async fn live_tail_lists_each_stored_event_once_in_order() {
     // The type filter, and bad parameters.
     let filtered = get(&stack, "/v1/live?type=nope").await;
     assert!(filtered["events"].as_array().unwrap().is_empty());
-    let (status, body) = call(&stack, reqwest::Method::GET, "/v1/live?since=garbage").await;
+    let (status, body) = stack
+        .call(reqwest::Method::GET, "/v1/live?since=garbage", READ_KEY)
+        .await;
     assert_eq!(
         (status, body["error"]["parameter"].clone()),
         (400, json!("since"))
@@ -155,12 +123,13 @@ async fn a_redelivered_message_is_listed_live_once() {
 async fn monitoring_records_only_the_monitored_user_until_it_expires() {
     let mut stack = TestStack::start("monitor").await;
     // 6 seconds of monitoring for alice.
-    let (status, started) = call(
-        &stack,
-        reqwest::Method::POST,
-        "/v1/monitoring/users/alice?ttl_hours=0.0016667",
-    )
-    .await;
+    let (status, started) = stack
+        .call(
+            reqwest::Method::POST,
+            "/v1/monitoring/users/alice?ttl_hours=0.0016667",
+            READ_KEY,
+        )
+        .await;
     assert_eq!(status, 200, "{started}");
     assert_eq!(started["monitoring"], true);
     let until = started["until_ms"].as_i64().unwrap();
@@ -177,7 +146,7 @@ async fn monitoring_records_only_the_monitored_user_until_it_expires() {
         ],
     )
     .await;
-    consume_all(&mut stack).await;
+    stack.consume_all().await;
     let alice = get(&stack, "/v1/monitoring/users/alice/events").await;
     assert_eq!(ids(&alice), ["a1", "a2"], "{alice}");
     assert_eq!(alice["monitoring"], true);
@@ -201,7 +170,7 @@ async fn monitoring_records_only_the_monitored_user_until_it_expires() {
     let wait = (until - now_millis() + 500).max(0) as u64;
     tokio::time::sleep(Duration::from_millis(wait)).await;
     ingest(&stack, &[ev("a3", "alice", 3)]).await;
-    consume_all(&mut stack).await;
+    stack.consume_all().await;
     let recorded = stack
         .clients
         .dynamodb
@@ -233,28 +202,40 @@ async fn monitoring_records_only_the_monitored_user_until_it_expires() {
     assert_eq!(get(&stack, "/v1/events/a3").await["event_id"], "a3");
 
     // Stop, bad ttl, wrong method.
-    let (_, stopped) = call(
-        &stack,
-        reqwest::Method::DELETE,
-        "/v1/monitoring/users/alice",
-    )
-    .await;
+    let (_, stopped) = stack
+        .call(
+            reqwest::Method::DELETE,
+            "/v1/monitoring/users/alice",
+            READ_KEY,
+        )
+        .await;
     assert_eq!(stopped["removed"], false, "it had expired already");
-    let (status, body) = call(
-        &stack,
-        reqwest::Method::POST,
-        "/v1/monitoring/users/bob?ttl_hours=500",
-    )
-    .await;
+    let (status, body) = stack
+        .call(
+            reqwest::Method::POST,
+            "/v1/monitoring/users/bob?ttl_hours=500",
+            READ_KEY,
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["parameter"].clone()),
         (400, json!("ttl_hours"))
     );
-    let (status, _) = call(&stack, reqwest::Method::POST, "/v1/monitoring/users/bob").await;
+    let (status, _) = stack
+        .call(reqwest::Method::POST, "/v1/monitoring/users/bob", READ_KEY)
+        .await;
     assert_eq!(status, 200);
-    let (_, stopped) = call(&stack, reqwest::Method::DELETE, "/v1/monitoring/users/bob").await;
+    let (_, stopped) = stack
+        .call(
+            reqwest::Method::DELETE,
+            "/v1/monitoring/users/bob",
+            READ_KEY,
+        )
+        .await;
     assert_eq!(stopped["removed"], true);
-    let (status, body) = call(&stack, reqwest::Method::DELETE, "/v1/monitoring/users").await;
+    let (status, body) = stack
+        .call(reqwest::Method::DELETE, "/v1/monitoring/users", READ_KEY)
+        .await;
     assert_eq!(status, 405, "{body}");
 }
 

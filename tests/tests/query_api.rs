@@ -15,18 +15,7 @@ struct Api<'a> {
 
 impl Api<'_> {
     async fn call(&self, method: reqwest::Method, path: &str, key: &str) -> (u16, Value) {
-        let res = reqwest::Client::new()
-            .request(method, self.stack.url(path))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        self.stack.call(method, path, key).await
     }
     async fn get(&self, path: &str) -> Value {
         let (s, v) = self.call(reqwest::Method::GET, path, READ_KEY).await;
@@ -37,34 +26,7 @@ impl Api<'_> {
         self.call(reqwest::Method::GET, path, READ_KEY).await
     }
     async fn ingest(&self, events: &[Value], key: &str) {
-        self.ingest_with(events, key, 40).await
-    }
-    async fn ingest_in(&self, events: &[Value], per_request: usize) {
-        self.ingest_with(events, WRITE_KEY, per_request).await
-    }
-    async fn ingest_with(&self, events: &[Value], key: &str, per_request: usize) {
-        for chunk in events.chunks(per_request) {
-            let res = reqwest::Client::new()
-                .post(self.stack.url("/v1/events"))
-                .bearer_auth(key)
-                .body(json!({"events": chunk}).to_string())
-                .send()
-                .await
-                .unwrap();
-            let out: Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
-            assert_eq!(out["accepted"].as_u64(), Some(chunk.len() as u64), "{out}");
-        }
-    }
-}
-
-async fn consume_all(stack: &mut TestStack) {
-    stack.stack.event_source.wait_seconds = 0;
-    loop {
-        let r = stack.stack.event_source.poll_once().await.unwrap();
-        assert_eq!(r.failed, 0);
-        if r.received == 0 {
-            break;
-        }
+        self.stack.ingest(events, key, 40).await
     }
 }
 
@@ -154,7 +116,7 @@ async fn every_endpoint_matches_the_scenario() {
     let events = scenario(now);
     let api = Api { stack: &stack };
     api.ingest(&events, WRITE_KEY).await;
-    consume_all(&mut stack).await;
+    stack.consume_all().await;
     let api = Api { stack: &stack };
 
     // ── summary, computed independently ──
@@ -497,7 +459,7 @@ async fn projects_are_isolated_and_write_keys_cannot_read() {
         "wk_other",
     )
     .await;
-    consume_all(&mut stack).await;
+    stack.consume_all().await;
     let api = Api { stack: &stack };
 
     let mine = api.get("/v1/events").await;
@@ -581,7 +543,7 @@ async fn expired_events_are_absent_from_every_endpoint() {
             .await
             .unwrap();
     }
-    consume_all(&mut stack).await;
+    stack.consume_all().await;
     let api = Api { stack: &stack };
     let ids = |v: &Value| {
         v["events"]
@@ -621,8 +583,8 @@ async fn a_large_export_comes_in_parts_that_hold_every_event_once() {
     let events: Vec<Value> = (0..120)
         .map(|i| json!({"event_id": format!("big{i:03}"), "type": "blob_saved", "user_id": "u", "properties": {"blob": blob}}))
         .collect();
-    Api { stack: &stack }.ingest_in(&events, 20).await;
-    consume_all(&mut stack).await;
+    stack.ingest(&events, WRITE_KEY, 20).await;
+    stack.consume_all().await;
 
     let mut seen = Vec::new();
     let mut parts = 0;

@@ -1,10 +1,10 @@
 //! The live index, monitors and monitored users' events in the table
 //! (see `pulse_core::live` for why and `pulse_core::keys` for the keys).
 
-use crate::dynamo_store::{batch_write, Item};
+use crate::dynamo_store::{batch_write, delete_request, put_request, Item};
 use crate::write_meter::WriteMeter;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use pulse_core::consume::StoreError;
 use pulse_core::keys::{self, PK, SK, TTL_ATTRIBUTE};
 use pulse_core::live::{DebugRecord, LiveEntry, LiveStore, Monitor, LIVE_ITEM_TTL_MS};
@@ -39,17 +39,6 @@ fn text<'i>(item: &'i Item, name: &str) -> Option<&'i str> {
     item.get(name)?.as_s().ok().map(String::as_str)
 }
 
-fn put(item: Item) -> WriteRequest {
-    WriteRequest::builder()
-        .put_request(
-            PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .expect("item set"),
-        )
-        .build()
-}
-
 impl DynamoLive {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
@@ -71,7 +60,7 @@ impl DynamoLive {
                 m.record_put(item, false);
             }
         }
-        let requests = items.into_iter().map(put).collect();
+        let requests = items.into_iter().map(put_request).collect();
         batch_write(&self.client, &self.table, requests, self.meter.as_deref()).await
     }
 
@@ -178,22 +167,7 @@ impl LiveStore for DynamoLive {
             }
             let requests = items
                 .iter()
-                .filter_map(|i| {
-                    let key = HashMap::from([
-                        (PK.to_owned(), i.get(PK)?.clone()),
-                        (SK.to_owned(), i.get(SK)?.clone()),
-                    ]);
-                    Some(
-                        WriteRequest::builder()
-                            .delete_request(
-                                aws_sdk_dynamodb::types::DeleteRequest::builder()
-                                    .set_key(Some(key))
-                                    .build()
-                                    .expect("key set"),
-                            )
-                            .build(),
-                    )
-                })
+                .filter_map(|i| Some(delete_request(i.get(PK)?.clone(), i.get(SK)?.clone())))
                 .collect();
             batch_write(&self.client, &self.table, requests, None).await?;
         }

@@ -1,9 +1,9 @@
 //! Read paths over the table. Every read drops items whose TTL has passed:
 //! DynamoDB deletes expired items only within days (moto never does).
 
-use crate::dynamo_store::{batch_get, batch_write, Item};
+use crate::dynamo_store::{batch_get, batch_write, delete_request, Item};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use pulse_core::consume::{PageRef, StoreError};
 use pulse_core::keys::{self, GSI1_PK, GSI1_SK, PK, SK, TIMELINE_INDEX, TTL_ATTRIBUTE};
 use std::collections::{BTreeMap, HashMap};
@@ -419,20 +419,7 @@ impl pulse_core::query::EventReader for DynamoReader {
         // the day rollups).
         let requests: Vec<WriteRequest> = sessions
             .iter()
-            .map(|sid| {
-                let key = HashMap::from([
-                    (PK.to_owned(), s(keys::session_pk(project, sid))),
-                    (SK.to_owned(), s(keys::SESSION_SK)),
-                ]);
-                WriteRequest::builder()
-                    .delete_request(
-                        DeleteRequest::builder()
-                            .set_key(Some(key))
-                            .build()
-                            .expect("key set"),
-                    )
-                    .build()
-            })
+            .map(|sid| delete_request(s(keys::session_pk(project, sid)), s(keys::SESSION_SK)))
             .collect();
         batch_write(&self.client, &self.table, requests, None).await?;
         // The user leaves the conversation; the version bump makes a
@@ -466,20 +453,7 @@ impl pulse_core::query::EventReader for DynamoReader {
         let existing = DynamoReader::get_events(self, project, ids).await?.len();
         let requests: Vec<WriteRequest> = ids
             .iter()
-            .map(|id| {
-                let key = HashMap::from([
-                    (PK.to_owned(), s(keys::event_pk(project, id))),
-                    (SK.to_owned(), s(keys::EVENT_SK)),
-                ]);
-                WriteRequest::builder()
-                    .delete_request(
-                        DeleteRequest::builder()
-                            .set_key(Some(key))
-                            .build()
-                            .expect("key set"),
-                    )
-                    .build()
-            })
+            .map(|id| delete_request(s(keys::event_pk(project, id)), s(keys::EVENT_SK)))
             .collect();
         batch_write(&self.client, &self.table, requests, None).await?;
         Ok(existing)

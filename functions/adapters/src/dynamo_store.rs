@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, PutRequest, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update, WriteRequest,
+    AttributeValue, DeleteRequest, KeysAndAttributes, Put, PutRequest,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use pulse_core::consume::{
     CommitOutcome, EventRecord, EventStore, PutOutcome, StoreError, TimePage,
@@ -278,6 +278,33 @@ pub async fn batch_get(
         }
     }
     Ok(found)
+}
+
+/// A BatchWriteItem put of `item`.
+pub fn put_request(item: Item) -> WriteRequest {
+    WriteRequest::builder()
+        .put_request(
+            PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .expect("item set"),
+        )
+        .build()
+}
+
+/// A BatchWriteItem delete of the item keyed (`pk`, `sk`).
+pub fn delete_request(pk: AttributeValue, sk: AttributeValue) -> WriteRequest {
+    WriteRequest::builder()
+        .delete_request(
+            DeleteRequest::builder()
+                .set_key(Some(HashMap::from([
+                    (PK.to_owned(), pk),
+                    (SK.to_owned(), sk),
+                ])))
+                .build()
+                .expect("key set"),
+        )
+        .build()
 }
 
 /// BatchWriteItem over any number of requests (see [`write_all`]).
@@ -802,14 +829,7 @@ impl EventStore for DynamoStore {
                 if let Some(m) = &self.meter {
                     m.record_put(&item, false);
                 }
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item))
-                            .build()
-                            .expect("item set"),
-                    )
-                    .build()
+                put_request(item)
             })
             .collect();
         batch_write(&self.client, &self.table, requests, self.meter.as_deref()).await
@@ -874,10 +894,10 @@ mod tests {
     use std::sync::Mutex;
 
     fn request(i: usize) -> WriteRequest {
-        let item = HashMap::from([(PK.to_owned(), s(format!("k{i}"))), (SK.to_owned(), s("x"))]);
-        WriteRequest::builder()
-            .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-            .build()
+        put_request(HashMap::from([
+            (PK.to_owned(), s(format!("k{i}"))),
+            (SK.to_owned(), s("x")),
+        ]))
     }
 
     fn key_of(r: &WriteRequest) -> String {
